@@ -1,0 +1,14 @@
+"""Where every table is registered for Alembic, without ``core`` importing a domain by name."""
+
+import importlib
+
+MODEL_MODULES = (
+    "cellorg.core.jobs",
+    "cellorg.org.models",
+    "cellorg.permissions.models",
+)
+
+
+def import_all_models() -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

@@ -1,0 +1,99 @@
+"""The Litestar application: GraphQL at /graphql, liveness at /health, readiness at /ready."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.exceptions import ServiceUnavailableException
+from sqlalchemy import text
+from strawberry.litestar import make_graphql_controller
+
+from cellorg.core.runtime import Runtime
+from cellorg.core.settings import Mode, Settings, get_settings
+from cellorg.graphql.auth import TokenCodec
+from cellorg.graphql.context import Services, build_context
+from cellorg.graphql.schema import build_schema
+from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.permissions.service import load_policy
+
+log = logging.getLogger(__name__)
+OUTBOX_RELAY_SECONDS = 5.0
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready")
+async def ready(request: Request[Any, Any, State]) -> dict[str, str]:
+    services: Services = request.app.state.services
+    try:
+        async with services.runtime.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+        if services.runtime.redis is not None:
+            await asyncio.to_thread(services.runtime.redis.ping)
+    except Exception as error:
+        raise ServiceUnavailableException(detail=f"not ready: {type(error).__name__}") from error
+    return {"status": "ready"}
+
+
+async def start_services(runtime: Runtime, policy: PolicyEnforcer | None = None) -> Services:
+    """Load the enforcer from the grants table and bundle what requests share."""
+    policy = policy or PolicyEnforcer()
+    async with runtime.session_factory() as session:
+        loaded = await load_policy(session, policy)
+    log.info("enforcer loaded with %d grant windows", loaded)
+    return Services(runtime=runtime, policy=policy, tokens=TokenCodec.from_settings(runtime.settings))
+
+
+async def _relay_outbox(services: Services) -> None:
+    """Hand jobs that could not reach Redis at commit time to rq once it is back."""
+    while True:
+        await asyncio.sleep(OUTBOX_RELAY_SECONDS)
+        try:
+            await services.runtime.dispatcher.dispatch_pending()
+        except Exception:
+            log.exception("outbox relay failed")
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, policy: PolicyEnforcer | None = None
+) -> Litestar:
+    """The app; tests pass their own runtime (bound to a test transaction), ``serve`` builds one."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        own_runtime = runtime is None
+        active = runtime or Runtime.from_settings(settings)
+        services = await start_services(active, policy)
+        app.state.services = services
+        relay = asyncio.create_task(_relay_outbox(services)) if active.redis is not None else None
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            if own_runtime:
+                await active.close()
+
+    graphql_controller = make_graphql_controller(
+        build_schema(),
+        path="/graphql",
+        context_getter=build_context,
+        graphql_ide="graphiql" if settings.mode is Mode.DEV else None,
+        allow_queries_via_get=False,
+    )
+    return Litestar(
+        route_handlers=[graphql_controller, health, ready],
+        lifespan=[lifespan],
+        debug=False,
+    )

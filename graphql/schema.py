@@ -1,0 +1,82 @@
+"""One schema merged from each area's query and mutation types."""
+
+import logging
+from collections.abc import AsyncIterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from cellorg.core.db import commit, rollback
+from cellorg.graphql.errors import is_unexpected
+from cellorg.graphql.org import OrgMutation, OrgQuery
+from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
+
+log = logging.getLogger(__name__)
+
+
+@strawberry.type
+class HealthQuery:
+    @strawberry.field(description="Liveness, answered without authentication.")
+    def health(self) -> str:
+        return "ok"
+
+
+Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery))
+Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation))
+
+
+class RequestTransaction(SchemaExtension):
+    """The request edge: commit once if the operation succeeded, roll back on any error."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        if result is None or result.errors:
+            await rollback(context.db)
+            return
+        try:
+            await commit(context.db)
+        except Exception as error:
+            log.exception("commit failed")
+            await rollback(context.db)
+            result.data = None
+            result.errors = [GraphQLError("Unexpected error.", original_error=error)]
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.execution_context.context.db.close()
+
+
+def _log_unexpected(error: GraphQLError) -> bool:
+    unexpected = is_unexpected(error)
+    if unexpected:
+        log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+    return unexpected
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            RequestTransaction,
+            ParserCache(maxsize=512),
+            ValidationCache(maxsize=512),
+            QueryDepthLimiter(max_depth=12),
+            MaxAliasesLimiter(max_alias_count=30),
+            MaskErrors(should_mask_error=_log_unexpected),
+        ],
+    )
+

@@ -1,0 +1,147 @@
+"""Queries of the org graph. Lists return in a constant number of statements."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.org.models import Membership, MembershipKind, Person, Unit
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSummary:
+    """A unit as a plain row: subtrees of thousands of units skip ORM identity bookkeeping."""
+
+    id: int
+    name: str
+    parent_id: int | None
+    dimension_id: int
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleFilter:
+    unit_id: int | None = None
+    include_descendants: bool = False
+    dimension_id: int | None = None
+    name_contains: str | None = None
+    include_inactive: bool = False
+
+
+def in_subtree(prefix: str) -> ColumnElement[bool]:
+    """Paths that start with ``prefix`` as an index range: '/' sorts right before '0'."""
+    return and_(Unit.path >= prefix, Unit.path < prefix[:-1] + "0")
+
+
+def current(membership: type[Membership], at: datetime) -> ColumnElement[bool]:
+    return and_(membership.since <= at, or_(membership.until.is_(None), membership.until > at))
+
+
+def subtree_prefix(unit_id: int, path: str) -> str:
+    return f"{path}{unit_id}/"
+
+
+async def unit_subtree(session: AsyncSession, unit_id: int, path: str) -> list[UnitSummary]:
+    """Every unit below ``unit_id`` (whose own path is ``path``), as plain rows."""
+    query = select(Unit.id, Unit.name, Unit.parent_id, Unit.dimension_id, Unit.path).where(
+        in_subtree(subtree_prefix(unit_id, path))
+    )
+    base_depth = path.count("/")
+    return [
+        UnitSummary(uid, name, parent_id, dimension_id, path.count("/") - base_depth)
+        for uid, name, parent_id, dimension_id, path in (await session.execute(query)).all()
+    ]
+
+
+async def units_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Unit]:
+    if not ids:
+        return {}
+    return {unit.id: unit for unit in (await session.scalars(select(Unit).where(Unit.id.in_(ids)))).all()}
+
+
+async def units_of_dimension(session: AsyncSession, dimension_id: int) -> Sequence[Unit]:
+    query = select(Unit).where(Unit.dimension_id == dimension_id).order_by(Unit.path, Unit.name)
+    return (await session.scalars(query)).all()
+
+
+async def home_units_of(session: AsyncSession, person_ids: Sequence[int], at: datetime) -> dict[int, Unit]:
+    query = (
+        select(Membership.person_id, Unit)
+        .join(Unit, Unit.id == Membership.unit_id)
+        .where(Membership.person_id.in_(person_ids), Membership.kind == MembershipKind.HOME, current(Membership, at))
+    )
+    return {person_id: unit for person_id, unit in (await session.execute(query)).all()}
+
+
+async def memberships_of(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, list[Membership]]:
+    query = select(Membership).where(Membership.person_id.in_(person_ids)).order_by(Membership.since, Membership.id)
+    grouped: dict[int, list[Membership]] = {person_id: [] for person_id in person_ids}
+    for membership in (await session.scalars(query)).all():
+        grouped[membership.person_id].append(membership)
+    return grouped
+
+
+def _people_query(people_filter: PeopleFilter, at: datetime, units: Select[tuple[int]] | None) -> Select[tuple[Person]]:
+    query = select(Person)
+    if not people_filter.include_inactive:
+        query = query.where(Person.active.is_(True))
+    if people_filter.name_contains:
+        query = query.where(func.lower(Person.name).contains(people_filter.name_contains.lower(), autoescape=True))
+    if units is not None:
+        member = select(Membership.id).where(
+            Membership.person_id == Person.id, Membership.unit_id.in_(units), current(Membership, at)
+        )
+        query = query.where(member.exists())
+    return query
+
+
+def _unit_scope(people_filter: PeopleFilter, unit: Unit | None) -> Select[tuple[int]] | None:
+    if unit is not None and people_filter.include_descendants:
+        return select(Unit.id).where(or_(Unit.id == unit.id, in_subtree(unit.subtree_prefix)))
+    if unit is not None:
+        return select(Unit.id).where(Unit.id == unit.id)
+    if people_filter.dimension_id is not None:
+        return select(Unit.id).where(Unit.dimension_id == people_filter.dimension_id)
+    return None
+
+
+async def people_page(
+    session: AsyncSession,
+    people_filter: PeopleFilter,
+    *,
+    unit: Unit | None,
+    at: datetime,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> Sequence[Person]:
+    """One page ordered by (name, id), keyset-paginated: fetch ``limit + 1`` to learn if more follow."""
+    query = _people_query(people_filter, at, _unit_scope(people_filter, unit))
+    if after is not None:
+        name, person_id = after
+        query = query.where(or_(Person.name > name, and_(Person.name == name, Person.id > person_id)))
+    query = query.order_by(Person.name, Person.id).limit(limit + 1)
+    return (await session.scalars(query)).all()
+
+
+async def count_people(session: AsyncSession, people_filter: PeopleFilter, *, unit: Unit | None, at: datetime) -> int:
+    inner = _people_query(people_filter, at, _unit_scope(people_filter, unit)).subquery()
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+async def current_members(session: AsyncSession, unit_ids: Sequence[int], at: datetime) -> dict[int, list[Person]]:
+    query = (
+        select(Membership.unit_id, Person)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.unit_id.in_(unit_ids), current(Membership, at), Person.active.is_(True))
+        .order_by(Person.name, Person.id)
+    )
+    grouped: dict[int, list[Person]] = {unit_id: [] for unit_id in unit_ids}
+    for unit_id, person in (await session.execute(query)).all():
+        grouped[unit_id].append(person)
+    return grouped
+
+
+async def person_by_email(session: AsyncSession, email: str) -> Person | None:
+    return await session.scalar(select(Person).where(Person.email == email.strip().lower()))

@@ -1,0 +1,116 @@
+"""The Casbin enforcer, derived from the grants table.
+
+Casbin holds the shared ``p`` lines (role -> permission) and one ``g`` line per (subject, role,
+scope). Validity is not Casbin's business: the ``grant_valid`` matcher function checks each role link
+against windows kept here, with ``core``'s clock, so an expired grant is denied the second it ends,
+before any sweep has run. Anything unreadable denies.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import casbin
+from casbin.model import Model
+
+from cellorg.core.clock import utcnow
+from cellorg.permissions.catalogue import ROLES, casbin_role
+
+log = logging.getLogger(__name__)
+
+MODEL_TEXT = """
+[request_definition]
+r = sub, dom, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = r.obj == p.obj && r.act == p.act && g(r.sub, p.sub, r.dom) && grant_valid(r.sub, p.sub, r.dom)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class GrantWindow:
+    """What the enforcer needs of a grant row: who, which role where, and when it works."""
+
+    grant_id: int
+    subject: str
+    role: str
+    scope: str
+    valid_from: datetime
+    valid_until: datetime | None
+
+    def covers(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+
+LinkKey = tuple[str, str, str]
+
+
+class PolicyEnforcer:
+    def __init__(self) -> None:
+        model = Model()
+        model.load_model_from_text(MODEL_TEXT)
+        self._casbin = casbin.Enforcer(model)
+        self._casbin.add_function("grant_valid", self._grant_valid)
+        self._windows: dict[LinkKey, dict[int, GrantWindow]] = {}
+        self._add_role_permissions()
+
+    def enforce(self, subject: str, scope: str, obj: str, action: str) -> bool:
+        return bool(self._casbin.enforce(subject, scope, obj, action))
+
+    def load(self, windows: Iterable[GrantWindow]) -> None:
+        """Replace every role link with ``windows`` (the grants that are live or still to come)."""
+        self._casbin.clear_policy()
+        self._add_role_permissions()
+        self._windows = {}
+        for window in windows:
+            self._windows.setdefault(self._key(window), {})[window.grant_id] = window
+        if self._windows:
+            self._casbin.add_named_grouping_policies("g", [list(key) for key in self._windows])
+
+    def upsert(self, window: GrantWindow) -> None:
+        key = self._key(window)
+        if key not in self._windows:
+            self._windows[key] = {}
+            self._casbin.add_named_grouping_policy("g", *key)
+        self._windows[key][window.grant_id] = window
+
+    def discard(self, window: GrantWindow) -> None:
+        key = self._key(window)
+        windows = self._windows.get(key)
+        if windows is None:
+            return
+        windows.pop(window.grant_id, None)
+        if not windows:
+            del self._windows[key]
+            self._casbin.remove_named_grouping_policy("g", *key)
+
+    def _add_role_permissions(self) -> None:
+        self._casbin.add_policies(
+            [[casbin_role(role.name), p.obj, p.action] for role in ROLES.values() for p in role.permissions]
+        )
+
+    @property
+    def link_count(self) -> int:
+        return len(self._windows)
+
+    @staticmethod
+    def _key(window: GrantWindow) -> LinkKey:
+        return (window.subject, casbin_role(window.role), window.scope)
+
+    def _grant_valid(self, subject: str, role: str, scope: str) -> bool:
+        try:
+            now = utcnow()
+            return any(window.covers(now) for window in self._windows.get((subject, role, scope), {}).values())
+        except (TypeError, ValueError):
+            log.exception("unreadable grant window for %s %s %s: denied", subject, role, scope)
+            return False

@@ -1,0 +1,142 @@
+"""Granting and ending roles. Services flush; the enforcer learns of a change after the commit."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.core.clock import utcnow
+from cellorg.core.db import after_commit
+from cellorg.core.errors import NotFoundError, ValidationFailed
+from cellorg.permissions.catalogue import ADMIN_ROLE, ORG_SCOPE, ScopeKind, role_named
+from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.permissions.models import Grant
+from cellorg.permissions.repository import enforceable_windows, grants_of, window_of
+
+
+def scope_kind(scope: str) -> ScopeKind | None:
+    if scope == ORG_SCOPE:
+        return ScopeKind.ORG
+    kind, _, key = scope.partition(":")
+    return ScopeKind.PROJECT if kind == ScopeKind.PROJECT and key.isdigit() else None
+
+
+async def grant_role(
+    session: AsyncSession,
+    policy: PolicyEnforcer,
+    *,
+    subject: str,
+    role: str,
+    scope: str = ORG_SCOPE,
+    granted_by: str | None,
+    reason: str,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+) -> Grant:
+    now = utcnow()
+    valid_from = valid_from or now
+    definition = role_named(role)
+    if definition is None:
+        raise ValidationFailed(f"role {role!r} does not exist", field="role")
+    if definition.scope_kind is not scope_kind(scope):
+        raise ValidationFailed(f"role {role!r} cannot be granted in scope {scope!r}", field="scope")
+    if valid_until is not None and valid_until <= valid_from:
+        raise ValidationFailed("a grant must end after it starts", field="validUntil")
+    if await _overlapping_grant(session, subject, role, scope, valid_from, valid_until):
+        raise ValidationFailed(f"{subject} already holds {role} in {scope} for that time", field="role")
+    grant = Grant(
+        subject=subject,
+        role=role,
+        scope=scope,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        granted_by=granted_by,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(grant)
+    await session.flush()
+    window = window_of(grant)
+
+    async def _apply() -> None:
+        policy.upsert(window)
+
+    after_commit(session, _apply)
+    return grant
+
+
+async def revoke_grant(
+    session: AsyncSession, policy: PolicyEnforcer, grant_id: int, *, revoked_by: str, reason: str
+) -> Grant:
+    grant = await session.get(Grant, grant_id)
+    if grant is None:
+        raise NotFoundError("Grant", grant_id)
+    now = utcnow()
+    if grant.revoked_at is not None or (grant.valid_until is not None and grant.valid_until <= now):
+        raise ValidationFailed(f"grant {grant_id} has already ended", field="grantId")
+    if grant.role == ADMIN_ROLE and await _live_admin_count(session, now) <= 1:
+        raise ValidationFailed("the last admin cannot be revoked: grant another admin first", field="grantId")
+    await end_grants(session, policy, [grant], at=now, ended_by=revoked_by, reason=reason)
+    return grant
+
+
+async def end_grants(
+    session: AsyncSession,
+    policy: PolicyEnforcer,
+    grants: Sequence[Grant],
+    *,
+    at: datetime,
+    ended_by: str | None,
+    reason: str,
+) -> None:
+    """End ``grants`` at ``at``; the rows stay, with who ended them and why."""
+    for grant in grants:
+        grant.revoked_at = at
+        grant.revoked_by = ended_by
+        grant.revoke_reason = reason
+    await session.flush()
+    windows = [window_of(grant) for grant in grants]
+
+    async def _apply() -> None:
+        for window in windows:
+            policy.discard(window)
+
+    after_commit(session, _apply)
+
+
+async def end_all_grants_of(
+    session: AsyncSession, policy: PolicyEnforcer, subject: str, *, ended_by: str | None, reason: str
+) -> list[Grant]:
+    now = utcnow()
+    grants = [g for g in await grants_of(session, subject=subject) if g.effective_until is None or g.effective_until > now]
+    await end_grants(session, policy, grants, at=now, ended_by=ended_by, reason=reason)
+    return grants
+
+
+async def load_policy(session: AsyncSession, policy: PolicyEnforcer) -> int:
+    """Rebuild the enforcer from the grants table; returns the number of windows loaded."""
+    windows = await enforceable_windows(session, utcnow())
+    policy.load(windows)
+    return len(windows)
+
+
+async def _overlapping_grant(
+    session: AsyncSession, subject: str, role: str, scope: str, start: datetime, end: datetime | None
+) -> bool:
+    for grant in await grants_of(session, subject=subject, scope=scope):
+        grant_end = grant.effective_until
+        if grant.role == role and (end is None or grant.valid_from < end) and (grant_end is None or start < grant_end):
+            return True
+    return False
+
+
+async def _live_admin_count(session: AsyncSession, at: datetime) -> int:
+    query = select(func.count()).select_from(Grant).where(
+        Grant.role == ADMIN_ROLE,
+        Grant.scope == ORG_SCOPE,
+        Grant.valid_from <= at,
+        Grant.revoked_at.is_(None),
+        (Grant.valid_until.is_(None)) | (Grant.valid_until > at),
+    )
+    return int(await session.scalar(query) or 0)

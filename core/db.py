@@ -4,6 +4,8 @@ Services only ``flush``; the request or job edge calls :func:`commit` once, whic
 callbacks registered with :func:`after_commit` (cache updates, job dispatch).
 """
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -80,8 +82,43 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+class SerializedSession(AsyncSession):
+    """An AsyncSession that the concurrent resolvers of one GraphQL request can share.
+
+    GraphQL resolves sibling fields concurrently, but a session runs one statement at a time; each
+    statement here waits its turn instead of failing with "concurrent operations are not permitted".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+
+def _one_at_a_time(name: str) -> None:
+    method = getattr(AsyncSession, name)
+
+    @functools.wraps(method)
+    async def serialized(self: SerializedSession, *args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if self._holder is task:  # re-entered: AsyncSession.scalars calls execute
+            return await method(self, *args, **kwargs)
+        async with self._turn:
+            self._holder = task
+            try:
+                return await method(self, *args, **kwargs)
+            finally:
+                self._holder = None
+
+    setattr(SerializedSession, name, serialized)
+
+
+for _method in ("execute", "scalar", "scalars", "get", "get_one", "flush", "refresh", "merge", "delete", "run_sync"):
+    _one_at_a_time(_method)
+
+
 def create_session_factory(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kwargs)
+    return async_sessionmaker(bind, class_=SerializedSession, expire_on_commit=False, autoflush=False, **kwargs)
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

@@ -68,7 +68,6 @@ def register(root: typer.Typer) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("casbin").setLevel(logging.WARNING)
     for entry_point in sorted(entry_points(group="cellorg.cli"), key=lambda ep: ep.name):
         entry_point.load()(app)
     app()

@@ -9,6 +9,7 @@ could not hand over stay pending and are relayed on the next dispatch.
 import asyncio
 import importlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Awaitable[None]]
 MAX_ATTEMPTS = 5
 RELAY_BATCH = 200
+REDIS_BACKOFF_SECONDS = 2.0
 RQ_RETRY = Retry(max=MAX_ATTEMPTS - 1, interval=[5, 30, 120, 600])
 
 
@@ -110,6 +112,7 @@ class JobDispatcher:
         self._session_factory = session_factory
         self._queue = Queue(queue_name, connection=redis) if redis is not None else None
         self._lock = asyncio.Lock()
+        self._redis_down_until = 0.0
 
     @property
     def queue(self) -> Queue | None:
@@ -147,6 +150,8 @@ class JobDispatcher:
 
     async def _hand_to_rq(self, queue: Queue, pending: list[int]) -> int:
         handed: list[int] = []
+        if time.monotonic() < self._redis_down_until:
+            return 0  # Redis failed a moment ago: don't make every request wait; the relay retries
         try:
             for outbox_id in pending:
                 await asyncio.to_thread(
@@ -154,6 +159,7 @@ class JobDispatcher:
                 )
                 handed.append(outbox_id)
         except RedisError as error:
+            self._redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
             log.warning("Redis unreachable, %d jobs stay in the outbox: %s", len(pending) - len(handed), error)
         await self._mark_dispatched(handed)
         return len(handed)

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cellorg.core.db import create_engine, create_session_factory
@@ -11,11 +13,16 @@ from cellorg.core.jobs import JobDispatcher
 from cellorg.core.settings import Settings, get_settings
 
 REDIS_TIMEOUT_SECONDS = 2.0
+REDIS_CONNECT_TIMEOUT_SECONDS = 0.5
 
 
 def connect_redis(url: str) -> Redis:
+    """Fail fast: a request that finds Redis down leaves its jobs in the outbox rather than waiting."""
     return Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), retries=1),
     )
 
 

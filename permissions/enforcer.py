@@ -57,6 +57,8 @@ LinkKey = tuple[str, str, str]
 
 class PolicyEnforcer:
     def __init__(self) -> None:
+        # Casbin logs every decision (denials as warnings): noise on a hot path, and a denial is expected.
+        logging.getLogger("casbin").setLevel(logging.ERROR)
         model = Model()
         model.load_model_from_text(MODEL_TEXT)
         self._casbin = casbin.Enforcer(model)

@@ -115,11 +115,21 @@ def frozen_now() -> datetime:
 
 
 class StatementCounter:
-    def __init__(self) -> None:
-        self.count = 0
+    """Counts the SQL a request sends, leaving out the test harness's SAVEPOINT bookkeeping."""
 
-    def __call__(self, *_: Any) -> None:
-        self.count += 1
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
 
 
 @pytest.fixture

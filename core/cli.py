@@ -34,7 +34,7 @@ def worker(burst: bool = typer.Option(False, help="Stop when the queue is empty.
         console.print("[red]CELLORG_REDIS_URL is not set: without Redis, jobs run in the API process.[/red]")
         raise typer.Exit(2)
     runtime = Runtime.from_settings(settings)
-    assert runtime.redis is not None  # noqa: S101  (set because redis_url is)
+    assert runtime.redis is not None
     asyncio.run(runtime.dispatcher.dispatch_pending())
     stop = threading.Event()
     if not burst:

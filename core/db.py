@@ -26,7 +26,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-AfterCommit = Callable[[], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[object]]
 _HOOKS_KEY = "cellorg.after_commit"
 
 

@@ -89,9 +89,7 @@ async def run_outbox_job(session_factory: async_sessionmaker[AsyncSession], outb
         await commit(session)
 
 
-async def _record_failure(
-    session_factory: async_sessionmaker[AsyncSession], outbox_id: int, error: Exception
-) -> None:
+async def _record_failure(session_factory: async_sessionmaker[AsyncSession], outbox_id: int, error: Exception) -> None:
     async with session_factory() as session:
         row = await session.get(OutboxJob, outbox_id)
         if row is not None:
@@ -154,9 +152,7 @@ class JobDispatcher:
             return 0  # Redis failed a moment ago: don't make every request wait; the relay retries
         try:
             for outbox_id in pending:
-                await asyncio.to_thread(
-                    queue.enqueue, run_job, outbox_id, job_id=f"outbox-{outbox_id}", retry=RQ_RETRY
-                )
+                await asyncio.to_thread(queue.enqueue, run_job, outbox_id, job_id=f"outbox-{outbox_id}", retry=RQ_RETRY)
                 handed.append(outbox_id)
         except RedisError as error:
             self._redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
@@ -182,7 +178,7 @@ class JobDispatcher:
 
 def run_job(outbox_id: int) -> None:
     """rq's entry point: build a runtime from the settings and run the outbox job."""
-    from cellorg.core.runtime import Runtime  # noqa: PLC0415  (the worker builds it per job)
+    from cellorg.core.runtime import Runtime
 
     async def _main() -> None:
         runtime = Runtime.from_settings()

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./cellorg.db"
     redis_url: str | None = None
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
-    token_issuer: str = "cellorg"
+    token_issuer: str = "cellorg"  # noqa: S105  (the issuer claim, not a secret)
     token_ttl_seconds: int = 8 * 3600
     queue_name: str = "cellorg"
     host: str = "127.0.0.1"

@@ -70,4 +70,3 @@ class TokenCodec:
         if not isinstance(subject, str) or not subject.isdigit():
             raise AuthenticationFailed("token subject is not a person id")
         return Viewer(int(subject))
-

@@ -133,8 +133,12 @@ def create_admin(email: str, name: str = typer.Option("Administrator", help="Nam
                 session, policy, name=name, email=email, home_unit_id=None, created_by=None
             )
         await grant_role(
-            session, policy, subject=subject_of_person(person.id), role=ADMIN_ROLE,
-            granted_by=None, reason="bootstrap: cellorg admin create",
+            session,
+            policy,
+            subject=subject_of_person(person.id),
+            role=ADMIN_ROLE,
+            granted_by=None,
+            reason="bootstrap: cellorg admin create",
         )
         return person.email
 

@@ -7,9 +7,9 @@ from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.litestar import BaseContext
 
+from cellorg.core.errors import PermissionDeniedError
 from cellorg.core.runtime import Runtime
 from cellorg.graphql.auth import AuthenticationFailed, TokenCodec
-from cellorg.core.errors import PermissionDeniedError
 from cellorg.graphql.errors import UNAUTHENTICATED, coded_error, graphql_error
 from cellorg.graphql.loaders import Loaders
 from cellorg.permissions.authorize import Authorizer, Viewer

@@ -45,7 +45,7 @@ STORY_PEOPLE = (
 )
 EXTRA_PEOPLE = 42
 GIVEN = "Hua Jie Ning Bin Yan Kun Lan Peng Qing Rong Shu Ting Wen Xia Yi Zhen".split()
-FAMILY = "Gao He Hu Lin Luo Ma Song Tang Xie Xu Ye Zheng".split()
+FAMILY = ["Gao", "He", "Hu", "Lin", "Luo", "Ma", "Song", "Tang", "Xie", "Xu", "Ye", "Zheng"]
 
 
 async def seed_demo(session: AsyncSession, policy: PolicyEnforcer) -> bool:
@@ -66,8 +66,12 @@ async def seed_demo(session: AsyncSession, policy: PolicyEnforcer) -> bool:
         person = await _add_person(session, policy, demo_person, units)
         if demo_person.org_role is not None:
             await grant_role(
-                session, policy, subject=subject_of_person(person.id), role=demo_person.org_role,
-                granted_by=None, reason="demo organisation",
+                session,
+                policy,
+                subject=subject_of_person(person.id),
+                role=demo_person.org_role,
+                granted_by=None,
+                reason="demo organisation",
             )
     await session.flush()
     return True
@@ -82,11 +86,19 @@ async def _add_person(
     session: AsyncSession, policy: PolicyEnforcer, demo_person: DemoPerson, units: dict[str, int]
 ) -> Person:
     person = await org.create_person(
-        session, policy, name=demo_person.name, email=demo_person.email,
-        home_unit_id=units[demo_person.function], created_by=None,
+        session,
+        policy,
+        name=demo_person.name,
+        email=demo_person.email,
+        home_unit_id=units[demo_person.function],
+        created_by=None,
     )
     await org.add_membership(
-        session, person_id=person.id, unit_id=units[demo_person.region], kind=MembershipKind.MATRIX,
-        since=None, until=None,
+        session,
+        person_id=person.id,
+        unit_id=units[demo_person.region],
+        kind=MembershipKind.MATRIX,
+        since=None,
+        until=None,
     )
     return person

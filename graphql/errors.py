@@ -3,9 +3,9 @@
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
 from cellorg.core.errors import DomainError, NotFoundError, PermissionDeniedError, ValidationFailed
+from graphql import GraphQLError
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"

@@ -13,7 +13,6 @@ from cellorg.org import repository as org_repository
 from cellorg.org.models import Dimension, Membership, Person, Unit
 from cellorg.permissions.models import Grant
 
-
 _Row = TypeVar("_Row", Unit, Person, Dimension)
 
 

@@ -5,7 +5,7 @@ import binascii
 import json
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -18,6 +18,9 @@ from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
 from cellorg.org import models, service
 from cellorg.org import repository as repo
 from cellorg.permissions.catalogue import GRANTS_READ, ORG_READ, ORG_WRITE
+
+if TYPE_CHECKING:
+    from cellorg.graphql.permissions import Grant
 
 MAX_PAGE = 200
 
@@ -118,8 +121,12 @@ class Membership:
     @classmethod
     def of(cls, row: models.Membership) -> "Membership":
         return cls(
-            id=row.id, person_id=row.person_id, unit_id=row.unit_id, kind=MembershipKind(row.kind),
-            since=row.since, until=row.until,
+            id=row.id,
+            person_id=row.person_id,
+            unit_id=row.unit_id,
+            kind=MembershipKind(row.kind),
+            since=row.since,
+            until=row.until,
         )
 
     @strawberry.field
@@ -143,7 +150,11 @@ class Person:
     @classmethod
     def of(cls, row: models.Person) -> "Person":
         return cls(
-            id=row.id, name=row.name, email=row.email, eth_address=row.eth_address, active=row.active,
+            id=row.id,
+            name=row.name,
+            email=row.email,
+            eth_address=row.eth_address,
+            active=row.active,
             created_at=row.created_at,
         )
 
@@ -158,7 +169,7 @@ class Person:
 
     @strawberry.field(description="Role grants, including ended ones; visible to the person and to grant readers.")
     async def grants(self, info: Info) -> list[Annotated["Grant", strawberry.lazy("cellorg.graphql.permissions")]]:
-        from cellorg.graphql.permissions import Grant  # noqa: PLC0415  (the two modules refer to each other)
+        from cellorg.graphql.permissions import Grant
 
         if info.context.viewer.person_id != self.id:
             info.context.check(GRANTS_READ)
@@ -204,7 +215,9 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 
 async def _dimension_by_key(info: Info, key: str) -> models.Dimension:
-    dimension = await info.context.db.scalar(select(models.Dimension).where(models.Dimension.key == key))
+    dimension: models.Dimension | None = await info.context.db.scalar(
+        select(models.Dimension).where(models.Dimension.key == key)
+    )
     if dimension is None:
         raise NotFoundError("Dimension", key)
     return dimension
@@ -225,7 +238,7 @@ class OrgQuery:
         return Person.of(await service.get_or_fail(info.context.db, models.Person, id))
 
     @query_field(description="People ordered by name, filtered by unit (with its subtree), dimension and name.")
-    async def people(  # noqa: PLR0913  (each argument is a filter of the query)
+    async def people(
         self,
         info: Info,
         first: int = 50,
@@ -302,16 +315,14 @@ class AddMembershipInput:
     until: datetime | None = None
 
 
-def _result(name: str, *types: Any) -> Any:
-    return Annotated[
-        types[0] | ValidationError | NotFound | PermissionDenied, strawberry.union(name)  # type: ignore[valid-type]
-    ]
-
-
-PersonResult = _result("PersonResult", Person)
-UnitResult = _result("UnitResult", Unit)
-DimensionResult = _result("DimensionResult", Dimension)
-MembershipResult = _result("MembershipResult", Membership)
+PersonResult = Annotated[Person | ValidationError | NotFound | PermissionDenied, strawberry.union("PersonResult")]
+UnitResult = Annotated[Unit | ValidationError | NotFound | PermissionDenied, strawberry.union("UnitResult")]
+DimensionResult = Annotated[
+    Dimension | ValidationError | NotFound | PermissionDenied, strawberry.union("DimensionResult")
+]
+MembershipResult = Annotated[
+    Membership | ValidationError | NotFound | PermissionDenied, strawberry.union("MembershipResult")
+]
 
 
 def _actor(info: Info) -> str:
@@ -346,8 +357,13 @@ class OrgMutation:
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonResult:  # noqa: A002
         info.context.require(ORG_WRITE)
         person = await service.create_person(
-            info.context.db, info.context.services.policy, name=input.name, email=input.email,
-            home_unit_id=input.home_unit_id, eth_address=input.eth_address, created_by=_actor(info),
+            info.context.db,
+            info.context.services.policy,
+            name=input.name,
+            email=input.email,
+            home_unit_id=input.home_unit_id,
+            eth_address=input.eth_address,
+            created_by=_actor(info),
         )
         return Person.of(person)
 
@@ -355,7 +371,11 @@ class OrgMutation:
     async def update_person(self, info: Info, id: int, input: UpdatePersonInput) -> PersonResult:  # noqa: A002
         info.context.require(ORG_WRITE)
         person = await service.update_person(
-            info.context.db, id, name=input.name, email=input.email, eth_address=input.eth_address,
+            info.context.db,
+            id,
+            name=input.name,
+            email=input.email,
+            eth_address=input.eth_address,
             home_unit_id=input.home_unit_id,
         )
         return Person.of(person)
@@ -372,8 +392,12 @@ class OrgMutation:
     async def add_membership(self, info: Info, input: AddMembershipInput) -> MembershipResult:  # noqa: A002
         info.context.require(ORG_WRITE)
         membership = await service.add_membership(
-            info.context.db, person_id=input.person_id, unit_id=input.unit_id,
-            kind=models.MembershipKind(input.kind.value), since=input.since, until=input.until,
+            info.context.db,
+            person_id=input.person_id,
+            unit_id=input.unit_id,
+            kind=models.MembershipKind(input.kind.value),
+            since=input.since,
+            until=input.until,
         )
         return Membership.of(membership)
 

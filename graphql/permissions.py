@@ -34,9 +34,19 @@ class Grant:
     @classmethod
     def of(cls, row: models.Grant) -> "Grant":
         return cls(
-            id=row.id, subject=row.subject, role=row.role, scope=row.scope, valid_from=row.valid_from,
-            valid_until=row.valid_until, granted_by=row.granted_by, reason=row.reason, created_at=row.created_at,
-            revoked_at=row.revoked_at, revoked_by=row.revoked_by, revoke_reason=row.revoke_reason, record=row,
+            id=row.id,
+            subject=row.subject,
+            role=row.role,
+            scope=row.scope,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            granted_by=row.granted_by,
+            reason=row.reason,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            revoked_by=row.revoked_by,
+            revoke_reason=row.revoke_reason,
+            record=row,
         )
 
     @strawberry.field(description="Whether the grant works at this moment.")
@@ -62,7 +72,9 @@ class PermissionsQuery:
         info.context.require(ORG_READ)
         return [
             RoleInfo(
-                name=role.name, scope_kind=role.scope_kind.value, description=role.description,
+                name=role.name,
+                scope_kind=role.scope_kind.value,
+                description=role.description,
                 permissions=sorted(str(p) for p in role.permissions),
             )
             for role in ROLES.values()
@@ -93,8 +105,13 @@ class PermissionsMutation:
         if person is None or not person.active:
             raise NotFoundError("Person", person_id)
         grant = await service.grant_role(
-            info.context.db, info.context.services.policy, subject=subject_of_person(person_id), role=role,
-            scope=ScopeKind.ORG.value, granted_by=info.context.viewer.subject, reason=reason,
+            info.context.db,
+            info.context.services.policy,
+            subject=subject_of_person(person_id),
+            role=role,
+            scope=ScopeKind.ORG.value,
+            granted_by=info.context.viewer.subject,
+            reason=reason,
             valid_until=valid_until,
         )
         return Grant.of(grant)
@@ -103,7 +120,10 @@ class PermissionsMutation:
     async def revoke_grant(self, info: Info, grant_id: int, reason: str) -> GrantResult:
         info.context.require(GRANTS_WRITE)
         grant = await service.revoke_grant(
-            info.context.db, info.context.services.policy, grant_id, revoked_by=info.context.viewer.subject,
+            info.context.db,
+            info.context.services.policy,
+            grant_id,
+            revoked_by=info.context.viewer.subject,
             reason=reason,
         )
         return Grant.of(grant)

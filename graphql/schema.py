@@ -2,9 +2,9 @@
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -19,6 +19,7 @@ from cellorg.core.db import commit, rollback
 from cellorg.graphql.errors import is_unexpected
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
+from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,11 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         extensions=[
             RequestTransaction,
-            ParserCache(maxsize=512),
-            ValidationCache(maxsize=512),
-            QueryDepthLimiter(max_depth=12),
-            MaxAliasesLimiter(max_alias_count=30),
-            MaskErrors(should_mask_error=_log_unexpected),
+            # Parse and validation dominate a small request; both caches live across requests.
+            partial(ParserCache, maxsize=512),
+            partial(ValidationCache, maxsize=512),
+            partial(QueryDepthLimiter, max_depth=12),
+            partial(MaxAliasesLimiter, max_alias_count=30),
+            partial(MaskErrors, should_mask_error=_log_unexpected),
         ],
     )
-

@@ -32,12 +32,17 @@ def seed(
                 task = bar.add_task("seeding units and people", total=people + units)
                 async with runtime.session_factory() as session:
                     summary = await seed_large_org(
-                        session, people=people, units=units, seed=random_seed,
+                        session,
+                        people=people,
+                        units=units,
+                        seed=random_seed,
                         progress=lambda done: bar.advance(task, done),
                     )
                     await commit(session)
-            console.print(f"[green]added {summary.units} units, {summary.people} people, "
-                          f"{summary.memberships} memberships[/green]")
+            console.print(
+                f"[green]added {summary.units} units, {summary.people} people, "
+                f"{summary.memberships} memberships[/green]"
+            )
         finally:
             await runtime.close()
 

@@ -72,7 +72,7 @@ async def home_units_of(session: AsyncSession, person_ids: Sequence[int], at: da
         .join(Unit, Unit.id == Membership.unit_id)
         .where(Membership.person_id.in_(person_ids), Membership.kind == MembershipKind.HOME, current(Membership, at))
     )
-    return {person_id: unit for person_id, unit in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def memberships_of(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, list[Membership]]:
@@ -83,7 +83,7 @@ async def memberships_of(session: AsyncSession, person_ids: Sequence[int]) -> di
     return grouped
 
 
-def _people_query(people_filter: PeopleFilter, at: datetime, units: Select[tuple[int]] | None) -> Select[tuple[Person]]:
+def _people_query(people_filter: PeopleFilter, at: datetime, units: Select[int] | None) -> Select[Person]:
     query = select(Person)
     if not people_filter.include_inactive:
         query = query.where(Person.active.is_(True))
@@ -97,7 +97,7 @@ def _people_query(people_filter: PeopleFilter, at: datetime, units: Select[tuple
     return query
 
 
-def _unit_scope(people_filter: PeopleFilter, unit: Unit | None) -> Select[tuple[int]] | None:
+def _unit_scope(people_filter: PeopleFilter, unit: Unit | None) -> Select[int] | None:
     if unit is not None and people_filter.include_descendants:
         return select(Unit.id).where(or_(Unit.id == unit.id, in_subtree(unit.subtree_prefix)))
     if unit is not None:

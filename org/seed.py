@@ -19,8 +19,8 @@ FIRST_NAMES = (
     "Anna Lukas Sofia Mateo Amara Noah Priya Omar Elena Kenji Aisha Diego Ines Tomas Leila Marco Yuki"
 ).split()
 LAST_NAMES = (
-    "Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao "
-    "Schmidt Rossi Garcia Kim Tanaka Okafor Novak Silva Haddad Larsen Dubois Kowalski Patel Nguyen"
+    "Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao Schmidt Rossi "
+    "Garcia Kim Tanaka Okafor Novak Silva Haddad Larsen Dubois Kowalski Patel Nguyen"
 ).split()
 LEVEL_WORDS = {
     "region": ("Area", "Country", "Province", "City", "Office", "Site"),
@@ -63,12 +63,14 @@ async def _seed_tree(session: AsyncSession, dimension_id: int, key: str, count: 
     depth = 0
     leaves: list[int] = []
     while created < count:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for parent_id, path in level:
             for index in range(BRANCHING if parent_id is not None else min(BRANCHING, count)):
                 if created + len(rows) >= count:
                     break
-                rows.append(_unit_row(dimension_id, parent_id, path, f"{words[min(depth, len(words) - 1)]} {index + 1}"))
+                rows.append(
+                    _unit_row(dimension_id, parent_id, path, f"{words[min(depth, len(words) - 1)]} {index + 1}")
+                )
         if not rows:
             break
         ids = await _insert_returning_ids(session, Unit, rows)
@@ -119,12 +121,20 @@ def _membership(person_id: int, unit_id: int, kind: MembershipKind, now: Any) ->
 
 def _member_grant(person_id: int, now: Any) -> dict[str, Any]:
     return {
-        "subject": subject_of_person(person_id), "role": MEMBER_ROLE, "scope": ORG_SCOPE, "valid_from": now,
-        "valid_until": None, "granted_by": None, "reason": "seeded person", "created_at": now,
+        "subject": subject_of_person(person_id),
+        "role": MEMBER_ROLE,
+        "scope": ORG_SCOPE,
+        "valid_from": now,
+        "valid_until": None,
+        "granted_by": None,
+        "reason": "seeded person",
+        "created_at": now,
     }
 
 
-async def _insert_returning_ids(session: AsyncSession, model: type[Unit] | type[Person], rows: Sequence[dict[str, Any]]) -> list[int]:
+async def _insert_returning_ids(
+    session: AsyncSession, model: type[Unit] | type[Person], rows: Sequence[dict[str, Any]]
+) -> list[int]:
     ids: list[int] = []
     for offset in range(0, len(rows), BATCH):
         chunk = rows[offset : offset + BATCH]

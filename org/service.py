@@ -147,8 +147,11 @@ async def create_person(
     """A new active person with a home unit and the org ``member`` role."""
     now = utcnow()
     person = Person(
-        name=_clean_name(name), email=_clean_email(email), eth_address=_clean_eth_address(eth_address),
-        active=True, created_at=now,
+        name=_clean_name(name),
+        email=_clean_email(email),
+        eth_address=_clean_eth_address(eth_address),
+        active=True,
+        created_at=now,
     )
     await _refuse_taken(session, person)
     if home_unit_id is not None:
@@ -158,8 +161,12 @@ async def create_person(
     if home_unit_id is not None:
         session.add(Membership(person_id=person.id, unit_id=home_unit_id, kind=MembershipKind.HOME, since=now))
     await grant_role(
-        session, policy, subject=subject_of_person(person.id), role=MEMBER_ROLE,
-        granted_by=created_by, reason="active person",
+        session,
+        policy,
+        subject=subject_of_person(person.id),
+        role=MEMBER_ROLE,
+        granted_by=created_by,
+        reason="active person",
     )
     await session.flush()
     return person

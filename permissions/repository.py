@@ -22,9 +22,7 @@ async def enforceable_windows(session: AsyncSession, at: datetime) -> list[Grant
     )
     windows = []
     for grant_id, subject, role, scope, valid_from, valid_until, revoked_at in (await session.execute(query)).all():
-        windows.append(
-            GrantWindow(grant_id, subject, role, scope, valid_from, effective_end(valid_until, revoked_at))
-        )
+        windows.append(GrantWindow(grant_id, subject, role, scope, valid_from, effective_end(valid_until, revoked_at)))
     return windows
 
 

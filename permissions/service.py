@@ -109,7 +109,9 @@ async def end_all_grants_of(
     session: AsyncSession, policy: PolicyEnforcer, subject: str, *, ended_by: str | None, reason: str
 ) -> list[Grant]:
     now = utcnow()
-    grants = [g for g in await grants_of(session, subject=subject) if g.effective_until is None or g.effective_until > now]
+    grants = [
+        g for g in await grants_of(session, subject=subject) if g.effective_until is None or g.effective_until > now
+    ]
     await end_grants(session, policy, grants, at=now, ended_by=ended_by, reason=reason)
     return grants
 
@@ -132,11 +134,15 @@ async def _overlapping_grant(
 
 
 async def _live_admin_count(session: AsyncSession, at: datetime) -> int:
-    query = select(func.count()).select_from(Grant).where(
-        Grant.role == ADMIN_ROLE,
-        Grant.scope == ORG_SCOPE,
-        Grant.valid_from <= at,
-        Grant.revoked_at.is_(None),
-        (Grant.valid_until.is_(None)) | (Grant.valid_until > at),
+    query = (
+        select(func.count())
+        .select_from(Grant)
+        .where(
+            Grant.role == ADMIN_ROLE,
+            Grant.scope == ORG_SCOPE,
+            Grant.valid_from <= at,
+            Grant.revoked_at.is_(None),
+            (Grant.valid_until.is_(None)) | (Grant.valid_until > at),
+        )
     )
     return int(await session.scalar(query) or 0)

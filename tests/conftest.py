@@ -166,7 +166,9 @@ class Api:
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -194,7 +196,7 @@ class OrgBuilder:
         self._count = 0
 
     async def dimension_id(self, key: str) -> int:
-        from sqlalchemy import select  # noqa: PLC0415
+        from sqlalchemy import select
 
         dimension_id = await self.session.scalar(select(Dimension.id).where(Dimension.key == key))
         assert dimension_id is not None
@@ -210,13 +212,21 @@ class OrgBuilder:
         self._count += 1
         name = name or f"Person {self._count:03d}"
         person = await org.create_person(
-            self.session, self.policy, name=name, email=f"{uuid.uuid4().hex[:10]}@test.cellorg.example",
-            home_unit_id=home_unit, created_by=None,
+            self.session,
+            self.policy,
+            name=name,
+            email=f"{uuid.uuid4().hex[:10]}@test.cellorg.example",
+            home_unit_id=home_unit,
+            created_by=None,
         )
         if role is not None:
             await grant_role(
-                self.session, self.policy, subject=subject_of_person(person.id), role=role,
-                granted_by=None, reason="test",
+                self.session,
+                self.policy,
+                subject=subject_of_person(person.id),
+                role=role,
+                granted_by=None,
+                reason="test",
             )
         return person
 

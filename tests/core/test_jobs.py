@@ -64,7 +64,9 @@ async def test_failing_job_records_the_error_and_is_retried_later(runtime: Runti
     assert row is not None and row.attempts == 2
 
 
-async def test_job_waits_in_the_outbox_while_redis_is_down(runtime: Runtime, session: AsyncSession, redis_prefix: str) -> None:
+async def test_job_waits_in_the_outbox_while_redis_is_down(
+    runtime: Runtime, session: AsyncSession, redis_prefix: str
+) -> None:
     unreachable = connect_redis("redis://127.0.0.1:1/0")
     down = JobDispatcher(runtime.session_factory, unreachable, redis_prefix)
     session.info["job_dispatcher"] = down
@@ -100,8 +102,13 @@ async def test_rq_worker_runs_the_job_against_the_configured_database(
             await enqueue(session, add_dimension, key="by_worker")
             await commit(session)
         worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "from cellorg.core.cli import main; main()", "worker", "--burst",
-            cwd=REPO_ROOT, env=os.environ | {"PYTHONPATH": str(REPO_ROOT)},
+            sys.executable,
+            "-c",
+            "from cellorg.core.cli import main; main()",
+            "worker",
+            "--burst",
+            cwd=REPO_ROOT,
+            env=os.environ | {"PYTHONPATH": str(REPO_ROOT)},
         )
         assert await asyncio.wait_for(worker.wait(), timeout=60) == 0
         async with runtime.session_factory() as session:

@@ -36,16 +36,24 @@ async def test_health_needs_no_token(api: Api) -> None:
     [
         (lambda p: None, "authentication required"),
         (lambda p: "not-a-jwt", "malformed token"),
-        (lambda p: jwt.encode({"sub": str(p), "iss": "cellorg", "exp": 2**40}, "wrong-secret-wrong-secret-wrong!!"),
-         "token signature is invalid"),
+        (
+            lambda p: jwt.encode({"sub": str(p), "iss": "cellorg", "exp": 2**40}, "wrong-secret-wrong-secret-wrong!!"),
+            "token signature is invalid",
+        ),
         (lambda p: _unsigned({"sub": str(p), "iss": "cellorg", "exp": 2**40}), "token algorithm not allowed"),
         (lambda p: jwt.encode({"sub": str(p), "iss": "cellorg"}, TEST_SECRET), "token lacks the 'exp' claim"),
-        (lambda p: jwt.encode({"sub": str(p), "iss": "mallory", "exp": 2**40}, TEST_SECRET),
-         "token was issued by someone else"),
-        (lambda p: jwt.encode({"sub": "admin", "iss": "cellorg", "exp": 2**40}, TEST_SECRET),
-         "token subject is not a person id"),
-        (lambda p: jwt.encode({"sub": str(p), "iss": "cellorg", "exp": 2**40}, TEST_SECRET, algorithm="HS512"),
-         "token algorithm not allowed"),
+        (
+            lambda p: jwt.encode({"sub": str(p), "iss": "mallory", "exp": 2**40}, TEST_SECRET),
+            "token was issued by someone else",
+        ),
+        (
+            lambda p: jwt.encode({"sub": "admin", "iss": "cellorg", "exp": 2**40}, TEST_SECRET),
+            "token subject is not a person id",
+        ),
+        (
+            lambda p: jwt.encode({"sub": str(p), "iss": "cellorg", "exp": 2**40}, TEST_SECRET, algorithm="HS512"),
+            "token algorithm not allowed",
+        ),
     ],
     ids=["missing", "malformed", "wrong-secret", "alg-none", "no-exp", "foreign-issuer", "subject", "hs512"],
 )

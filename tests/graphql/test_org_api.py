@@ -90,9 +90,13 @@ async def test_unit_with_ancestors_descendants_and_members(api: Api, build: OrgB
         members { name } memberCount } }"""
     result = await api.query(query, {"id": east}, as_=viewer)
     assert result["data"]["unit"] == {
-        "name": "East China", "dimension": {"key": "region"}, "parent": {"name": "China"},
-        "ancestors": [{"name": "China"}], "descendants": [{"name": "Shanghai", "depth": 1}],
-        "members": [{"name": "Wang Lei"}], "memberCount": 1,
+        "name": "East China",
+        "dimension": {"key": "region"},
+        "parent": {"name": "China"},
+        "ancestors": [{"name": "China"}],
+        "descendants": [{"name": "Shanghai", "depth": 1}],
+        "members": [{"name": "Wang Lei"}],
+        "memberCount": 1,
     }
     assert shanghai > east
 
@@ -102,7 +106,9 @@ async def test_dimension_graph_lists_units_and_edges(api: Api, build: OrgBuilder
     china = await build.unit("China", parent=asia)
     viewer = await build.person()
     await build.commit()
-    result = await api.query('{ dimensionGraph(key: "region") { dimension { name } units { id } edges { parentId childId } } }', as_=viewer)
+    result = await api.query(
+        '{ dimensionGraph(key: "region") { dimension { name } units { id } edges { parentId childId } } }', as_=viewer
+    )
     graph = result["data"]["dimensionGraph"]
     assert graph["dimension"] == {"name": "Region"}
     assert {"parentId": asia, "childId": china} in graph["edges"]
@@ -121,7 +127,8 @@ async def test_unknown_ids_are_not_found(api: Api, build: OrgBuilder) -> None:
 async def test_admin_builds_and_reshapes_the_graph(api: Api, build: OrgBuilder) -> None:
     admin = await build.person(role="admin")
     await build.commit()
-    create = """mutation($name: String!, $parent: Int) { createUnit(dimensionKey: "region", name: $name, parentId: $parent) {
+    create = """mutation($name: String!, $parent: Int) {
+      createUnit(dimensionKey: "region", name: $name, parentId: $parent) {
         __typename ... on Unit { id name parentId } ... on Error { message } } }"""
     asia = (await api.query(create, {"name": "Asia"}, as_=admin))["data"]["createUnit"]
     europe = (await api.query(create, {"name": "Europe"}, as_=admin))["data"]["createUnit"]
@@ -132,8 +139,11 @@ async def test_admin_builds_and_reshapes_the_graph(api: Api, build: OrgBuilder) 
     moved = (await api.query(move, {"id": china["id"], "parent": europe["id"]}, as_=admin))["data"]["moveUnit"]
     assert moved == {"__typename": "Unit", "parentId": europe["id"], "ancestors": [{"name": "Europe"}]}
     cycle = (await api.query(move, {"id": europe["id"], "parent": china["id"]}, as_=admin))["data"]["moveUnit"]
-    assert cycle == {"__typename": "ValidationError", "message": "a unit cannot move under itself or its own descendant",
-                     "field": "parentId"}
+    assert cycle == {
+        "__typename": "ValidationError",
+        "message": "a unit cannot move under itself or its own descendant",
+        "field": "parentId",
+    }
 
 
 async def test_failed_mutation_writes_nothing_while_the_next_one_in_the_request_commits(
@@ -144,12 +154,15 @@ async def test_failed_mutation_writes_nothing_while_the_next_one_in_the_request_
     people_before = await session.scalar(select(func.count()).select_from(Person))
     units_before = await session.scalar(select(func.count()).select_from(Unit))
     document = """mutation {
-      bad: createPerson(input: {name: "Dup", email: "dup@x.example", homeUnitId: 999999}) { __typename ... on NotFound { entity id } }
+      bad: createPerson(input: {name: "Dup", email: "dup@x.example", homeUnitId: 999999}) {
+        __typename ... on NotFound { entity id } }
       good: createUnit(dimensionKey: "function", name: "Kept") { __typename }
     }"""
     result = await api.query(document, as_=admin)
-    assert result["data"] == {"bad": {"__typename": "NotFound", "entity": "Unit", "id": "999999"},
-                              "good": {"__typename": "Unit"}}
+    assert result["data"] == {
+        "bad": {"__typename": "NotFound", "entity": "Unit", "id": "999999"},
+        "good": {"__typename": "Unit"},
+    }
     assert await session.scalar(select(func.count()).select_from(Person)) == people_before
     assert await session.scalar(select(func.count()).select_from(Unit)) == (units_before or 0) + 1
 
@@ -159,31 +172,45 @@ async def test_person_lifecycle_through_the_api(api: Api, build: OrgBuilder) -> 
     east = await build.unit("East China")
     sales = await build.unit("Sales", dimension="function")
     await build.commit()
-    created = (await api.query(
-        """mutation($input: CreatePersonInput!) { createPerson(input: $input) {
+    created = (
+        await api.query(
+            """mutation($input: CreatePersonInput!) { createPerson(input: $input) {
             ... on Person { id email homeUnit { name } grants { role live } } ... on Error { message } } }""",
-        {"input": {"name": "Wang Lei", "email": "Wang.Lei@Example.com", "homeUnitId": sales}}, as_=admin,
-    ))["data"]["createPerson"]
+            {"input": {"name": "Wang Lei", "email": "Wang.Lei@Example.com", "homeUnitId": sales}},
+            as_=admin,
+        )
+    )["data"]["createPerson"]
     assert created["email"] == "wang.lei@example.com"
     assert created["homeUnit"] == {"name": "Sales"}
     assert created["grants"] == [{"role": "member", "live": True}]
-    duplicate = (await api.query(
-        """mutation { createPerson(input: {name: "Other", email: "wang.lei@example.com"}) {
-            __typename ... on ValidationError { field message } } }""", as_=admin,
-    ))["data"]["createPerson"]
-    assert duplicate == {"__typename": "ValidationError", "field": "email",
-                         "message": "email wang.lei@example.com is already used"}
-    membership = (await api.query(
-        f"""mutation {{ addMembership(input: {{personId: {created["id"]}, unitId: {east}}}) {{
-            ... on Membership {{ kind current unit {{ name }} }} }} }}""", as_=admin,
-    ))["data"]["addMembership"]
+    duplicate = (
+        await api.query(
+            """mutation { createPerson(input: {name: "Other", email: "wang.lei@example.com"}) {
+            __typename ... on ValidationError { field message } } }""",
+            as_=admin,
+        )
+    )["data"]["createPerson"]
+    assert duplicate == {
+        "__typename": "ValidationError",
+        "field": "email",
+        "message": "email wang.lei@example.com is already used",
+    }
+    membership = (
+        await api.query(
+            f"""mutation {{ addMembership(input: {{personId: {created["id"]}, unitId: {east}}}) {{
+            ... on Membership {{ kind current unit {{ name }} }} }} }}""",
+            as_=admin,
+        )
+    )["data"]["addMembership"]
     assert membership == {"kind": "MATRIX", "current": True, "unit": {"name": "East China"}}
     wang_token = api.token_for(created["id"])
     assert (await api.post("{ me { name } }", token=wang_token))["data"]["me"]["name"] == "Wang Lei"
-    deactivated = (await api.query(
-        f'mutation {{ deactivatePerson(id: {created["id"]}, reason: "left") {{ ... on Person {{ active }} }} }}',
-        as_=admin,
-    ))["data"]["deactivatePerson"]
+    deactivated = (
+        await api.query(
+            f'mutation {{ deactivatePerson(id: {created["id"]}, reason: "left") {{ ... on Person {{ active }} }} }}',
+            as_=admin,
+        )
+    )["data"]["deactivatePerson"]
     assert deactivated == {"active": False}
     refused = await api.post("{ people(first: 1) { edges { cursor } } }", token=wang_token)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -194,23 +221,36 @@ async def test_grants_and_their_trail_through_the_api(api: Api, build: OrgBuilde
     auditor = await build.person(role="auditor")
     person = await build.person()
     await build.commit()
-    granted = (await api.query(
-        f'mutation {{ grantOrgRole(personId: {person.id}, role: "finance", reason: "bonus round") {{ ... on Grant {{ id role live grantedBy }} }} }}',
-        as_=admin,
-    ))["data"]["grantOrgRole"]
+    granted = (
+        await api.query(
+            f'mutation {{ grantOrgRole(personId: {person.id}, role: "finance", reason: "bonus round") {{'
+            " ... on Grant { id role live grantedBy } } }",
+            as_=admin,
+        )
+    )["data"]["grantOrgRole"]
     assert granted["live"] is True and granted["grantedBy"] == f"person:{admin.id}"
-    unknown_role = (await api.query(
-        f'mutation {{ grantOrgRole(personId: {person.id}, role: "owner", reason: "x") {{ __typename ... on Error {{ message }} }} }}',
-        as_=admin,
-    ))["data"]["grantOrgRole"]
+    unknown_role = (
+        await api.query(
+            f'mutation {{ grantOrgRole(personId: {person.id}, role: "owner", reason: "x") {{'
+            " __typename ... on Error { message } } }",
+            as_=admin,
+        )
+    )["data"]["grantOrgRole"]
     assert unknown_role == {"__typename": "ValidationError", "message": "role 'owner' does not exist"}
-    revoked = (await api.query(
-        f'mutation {{ revokeGrant(grantId: {granted["id"]}, reason: "round closed") {{ ... on Grant {{ live revokeReason }} }} }}',
-        as_=admin,
-    ))["data"]["revokeGrant"]
+    revoked = (
+        await api.query(
+            f'mutation {{ revokeGrant(grantId: {granted["id"]}, reason: "round closed") {{'
+            " ... on Grant { live revokeReason } } }",
+            as_=admin,
+        )
+    )["data"]["revokeGrant"]
     assert revoked == {"live": False, "revokeReason": "round closed"}
-    trail = await api.query(f'{{ grants(personId: {person.id}) {{ role revokedBy revokeReason }} }}', as_=auditor)
-    assert trail["data"]["grants"][0] == {"role": "finance", "revokedBy": f"person:{admin.id}", "revokeReason": "round closed"}
+    trail = await api.query(f"{{ grants(personId: {person.id}) {{ role revokedBy revokeReason }} }}", as_=auditor)
+    assert trail["data"]["grants"][0] == {
+        "role": "finance",
+        "revokedBy": f"person:{admin.id}",
+        "revokeReason": "round closed",
+    }
     hidden = await api.query(f"{{ person(id: {admin.id}) {{ grants {{ role }} }} }}", as_=person)
     assert hidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -227,7 +267,7 @@ async def test_first_is_bounded(api: Api, build: OrgBuilder) -> None:
 async def test_unexpected_errors_are_masked(api: Api, build: OrgBuilder) -> None:
     viewer = await build.person()
     await build.commit()
-    result = await api.query("{ people(first: 5, name: \"\\u0000\") { edges { cursor } } }", as_=viewer)
+    result = await api.query('{ people(first: 5, name: "\\u0000") { edges { cursor } } }', as_=viewer)
     if "errors" in result:  # PostgreSQL refuses NUL in text; SQLite accepts it
         assert result["errors"][0]["message"] == "Unexpected error."
         assert "extensions" not in result["errors"][0]

@@ -4,6 +4,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.graphql.schema import build_schema
+from cellorg.org.models import Dimension, Membership, Person, Unit
+from cellorg.permissions.models import Grant
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -13,12 +19,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLScalarType,
 )
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from cellorg.graphql.schema import build_schema
-from cellorg.org.models import Dimension, Membership, Person, Unit
-from cellorg.permissions.models import Grant
 from tests.conftest import Api, OrgBuilder
 
 SCHEMA = build_schema()._schema
@@ -38,8 +38,14 @@ def sample_value(type_: GraphQLInputType) -> Any:
     if isinstance(type_, GraphQLInputObjectType):
         return {name: sample_value(field.type) for name, field in type_.fields.items()}
     assert isinstance(type_, GraphQLScalarType)
-    samples = {"Int": 1, "String": "x", "Boolean": False, "DateTime": datetime(2030, 1, 1, tzinfo=UTC).isoformat(),
-               "ID": "1", "Float": 1.0}
+    samples = {
+        "Int": 1,
+        "String": "x",
+        "Boolean": False,
+        "DateTime": datetime(2030, 1, 1, tzinfo=UTC).isoformat(),
+        "ID": "1",
+        "Float": 1.0,
+    }
     return samples[type_.name]
 
 

@@ -107,7 +107,9 @@ async def test_duplicate_email_is_refused_case_insensitively(
         ("ethAddress", {"eth_address": "0x123"}),
     ],
 )
-async def test_person_input_is_validated(session: AsyncSession, policy: PolicyEnforcer, field: str, kwargs: dict) -> None:  # type: ignore[type-arg]
+async def test_person_input_is_validated(
+    session: AsyncSession, policy: PolicyEnforcer, field: str, kwargs: dict
+) -> None:  # type: ignore[type-arg]
     arguments = {"name": "Valid", "email": "valid@x.example", "home_unit_id": None, "created_by": None} | kwargs
     with pytest.raises(ValidationFailed) as caught:
         await service.create_person(session, policy, **arguments)
@@ -120,9 +122,9 @@ async def test_changing_home_unit_keeps_history(build: OrgBuilder, session: Asyn
     person = await build.person(home_unit=east)
     clock.advance(timedelta(days=30))
     await service.update_person(session, person.id, home_unit_id=south)
-    homes = (await session.scalars(
-        select(Membership).where(Membership.person_id == person.id).order_by(Membership.since)
-    )).all()
+    homes = (
+        await session.scalars(select(Membership).where(Membership.person_id == person.id).order_by(Membership.since))
+    ).all()
     assert [(m.unit_id, m.since, m.until) for m in homes] == [
         (east, frozen_now, frozen_now + timedelta(days=30)),
         (south, frozen_now + timedelta(days=30), None),
@@ -159,7 +161,9 @@ async def test_people_filters(build: OrgBuilder, session: AsyncSession) -> None:
     east = await build.unit("East China", parent=china)
     sales = await build.unit("Sales", dimension="function")
     wang = await build.person("Wang Lei", home_unit=sales)
-    await service.add_membership(session, person_id=wang.id, unit_id=east, kind=MembershipKind.MATRIX, since=None, until=None)
+    await service.add_membership(
+        session, person_id=wang.id, unit_id=east, kind=MembershipKind.MATRIX, since=None, until=None
+    )
     chen = await build.person("Chen Jing", home_unit=china)
     await build.person("Zhao Min", home_unit=sales)
     now = clock.now()

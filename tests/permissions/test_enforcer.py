@@ -9,8 +9,14 @@ START = datetime(2026, 12, 1, tzinfo=UTC)
 END = datetime(2026, 12, 31, tzinfo=UTC)
 
 
-def window(grant_id: int = 1, subject: str = "person:7", role: str = "admin", scope: str = "org",
-           start: datetime = START, end: datetime | None = END) -> GrantWindow:
+def window(
+    grant_id: int = 1,
+    subject: str = "person:7",
+    role: str = "admin",
+    scope: str = "org",
+    start: datetime = START,
+    end: datetime | None = END,
+) -> GrantWindow:
     return GrantWindow(grant_id, subject, role, scope, start, end)
 
 

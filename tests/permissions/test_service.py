@@ -41,7 +41,9 @@ async def test_unknown_role_or_wrong_scope_is_refused(
     session: AsyncSession, policy: PolicyEnforcer, role: str, scope: str, message: str
 ) -> None:
     with pytest.raises(ValidationFailed, match=message):
-        await service.grant_role(session, policy, subject="person:1", role=role, scope=scope, granted_by=None, reason="")
+        await service.grant_role(
+            session, policy, subject="person:1", role=role, scope=scope, granted_by=None, reason=""
+        )
 
 
 async def test_overlapping_grant_of_the_same_role_is_refused(
@@ -49,7 +51,9 @@ async def test_overlapping_grant_of_the_same_role_is_refused(
 ) -> None:
     person = await build.person(role="finance")
     with pytest.raises(ValidationFailed, match="already holds finance"):
-        await service.grant_role(session, policy, subject=f"person:{person.id}", role="finance", granted_by=None, reason="")
+        await service.grant_role(
+            session, policy, subject=f"person:{person.id}", role="finance", granted_by=None, reason=""
+        )
 
 
 async def test_revocation_keeps_the_row_with_who_and_why(
@@ -65,14 +69,18 @@ async def test_revocation_keeps_the_row_with_who_and_why(
     row = await session.get(Grant, grant.id)
     assert row is not None
     assert (row.revoked_at, row.revoked_by, row.revoke_reason) == (
-        frozen_now + timedelta(hours=1), f"person:{other_admin.id}", "moved on"
+        frozen_now + timedelta(hours=1),
+        f"person:{other_admin.id}",
+        "moved on",
     )
     assert not policy.enforce(f"person:{admin.id}", "org", "org", "write")
     with pytest.raises(ValidationFailed, match="already ended"):
         await service.revoke_grant(session, policy, grant.id, revoked_by="x", reason="again")
 
 
-async def test_the_last_admin_cannot_be_revoked(build: OrgBuilder, session: AsyncSession, policy: PolicyEnforcer) -> None:
+async def test_the_last_admin_cannot_be_revoked(
+    build: OrgBuilder, session: AsyncSession, policy: PolicyEnforcer
+) -> None:
     for grant in await grants_of(session, live_at=clock.now()):
         if grant.role == "admin":
             await service.end_grants(session, policy, [grant], at=clock.now(), ended_by=None, reason="test setup")
@@ -93,10 +101,24 @@ async def test_policy_reload_restores_live_and_future_grants_only(
     policy = PolicyEnforcer()
     person = await build.person()
     subject = f"person:{person.id}"
-    await service.grant_role(session, policy, subject=subject, role="auditor", granted_by=None, reason="",
-                             valid_until=frozen_now + timedelta(days=1))
-    await service.grant_role(session, policy, subject=subject, role="finance", granted_by=None, reason="",
-                             valid_from=frozen_now + timedelta(days=2))
+    await service.grant_role(
+        session,
+        policy,
+        subject=subject,
+        role="auditor",
+        granted_by=None,
+        reason="",
+        valid_until=frozen_now + timedelta(days=1),
+    )
+    await service.grant_role(
+        session,
+        policy,
+        subject=subject,
+        role="finance",
+        granted_by=None,
+        reason="",
+        valid_from=frozen_now + timedelta(days=2),
+    )
     await build.commit()
     clock.advance(timedelta(days=1))
     fresh = PolicyEnforcer()
@@ -105,4 +127,7 @@ async def test_policy_reload_restores_live_and_future_grants_only(
     assert fresh.enforce(subject, "org", "org", "read")  # member
     clock.advance(timedelta(days=1))
     assert fresh.enforce(subject, "org", "org", "read")
-    assert {w for w in fresh._windows if w[0] == subject} == {(subject, "role:member", "org"), (subject, "role:finance", "org")}
+    assert {w for w in fresh._windows if w[0] == subject} == {
+        (subject, "role:member", "org"),
+        (subject, "role:finance", "org"),
+    }

@@ -14,7 +14,6 @@ from cellorg.core.runtime import Runtime
 from cellorg.core.settings import get_settings
 
 console = Console()
-app = typer.Typer(no_args_is_help=True, help="cellorg: squads, skills, grants and a verifiable ledger.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 OUTBOX_RELAY_SECONDS = 5.0
 
@@ -66,8 +65,14 @@ def register(root: typer.Typer) -> None:
     root.command("worker")(worker)
 
 
+def build_app() -> typer.Typer:
+    """The root command with every folder's commands, found through the ``cellorg.cli`` entry points."""
+    root = typer.Typer(no_args_is_help=True, help="cellorg: squads, skills, grants and a verifiable ledger.")
+    for entry_point in sorted(entry_points(group="cellorg.cli"), key=lambda ep: ep.name):
+        entry_point.load()(root)
+    return root
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for entry_point in sorted(entry_points(group="cellorg.cli"), key=lambda ep: ep.name):
-        entry_point.load()(app)
-    app()
+    build_app()()

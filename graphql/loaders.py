@@ -72,7 +72,7 @@ class Loaders:
                 .where(Membership.unit_id.in_(unit_ids), org_repository.current(Membership, utcnow()))
                 .group_by(Membership.unit_id)
             )
-            counts = dict((await self._session.execute(query)).tuples().all())
+            counts: dict[int, int] = dict((await self._session.execute(query)).all())
             return [counts.get(unit_id, 0) for unit_id in unit_ids]
 
         return DataLoader(load_fn=load)

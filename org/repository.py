@@ -72,7 +72,7 @@ async def home_units_of(session: AsyncSession, person_ids: Sequence[int], at: da
         .join(Unit, Unit.id == Membership.unit_id)
         .where(Membership.person_id.in_(person_ids), Membership.kind == MembershipKind.HOME, current(Membership, at))
     )
-    return dict((await session.execute(query)).tuples().all())
+    return dict((await session.execute(query)).all())
 
 
 async def memberships_of(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, list[Membership]]:

@@ -5,7 +5,7 @@ import binascii
 import json
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from cellorg.core.clock import utcnow
 from cellorg.core.errors import NotFoundError, ValidationFailed
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
+from cellorg.graphql.selection import selects
 from cellorg.org import models, service
 from cellorg.org import repository as repo
 from cellorg.permissions.catalogue import GRANTS_READ, ORG_READ, ORG_WRITE
@@ -138,6 +139,13 @@ class Membership:
         return self.since <= utcnow() and (self.until is None or utcnow() < self.until)
 
 
+class _NotLoaded:
+    """Marks a relation the list resolver did not load; the field then goes through its DataLoader."""
+
+
+NOT_LOADED = _NotLoaded()
+
+
 @strawberry.type
 class Person:
     id: int
@@ -146,9 +154,10 @@ class Person:
     eth_address: str | None
     active: bool
     created_at: datetime
+    loaded_home_unit: strawberry.Private[models.Unit | _NotLoaded | None] = NOT_LOADED
 
     @classmethod
-    def of(cls, row: models.Person) -> "Person":
+    def of(cls, row: models.Person, home_unit: models.Unit | _NotLoaded | None = NOT_LOADED) -> "Person":
         return cls(
             id=row.id,
             name=row.name,
@@ -156,10 +165,17 @@ class Person:
             eth_address=row.eth_address,
             active=row.active,
             created_at=row.created_at,
+            loaded_home_unit=home_unit,
         )
 
-    @strawberry.field
-    async def home_unit(self, info: Info) -> Unit | None:
+    @strawberry.field(graphql_type=Unit | None)
+    def home_unit(self, info: Info) -> Any:
+        # Synchronous when the list already loaded it: no awaitable per row on the hot path.
+        if isinstance(self.loaded_home_unit, _NotLoaded):
+            return self._home_unit_from_loader(info)
+        return None if self.loaded_home_unit is None else Unit.of(self.loaded_home_unit)
+
+    async def _home_unit_from_loader(self, info: Info) -> Unit | None:
         unit = await info.context.loaders.home_unit.load(self.id)
         return None if unit is None else Unit.of(unit)
 
@@ -184,8 +200,12 @@ class PageInfo:
 
 @strawberry.type
 class PersonEdge:
-    cursor: str
     node: Person
+    row: strawberry.Private[models.Person]
+
+    @strawberry.field(description="Pass as `after` to continue after this person.")
+    def cursor(self) -> str:
+        return encode_cursor(self.row)
 
 
 @strawberry.type
@@ -257,12 +277,20 @@ class OrgQuery:
         dimension_id = (await _dimension_by_key(info, dimension_key)).id if dimension_key is not None else None
         people_filter = repo.PeopleFilter(unit_id, include_descendants, dimension_id, name, include_inactive)
         after_key = decode_cursor(after) if after is not None else None
-        rows = await repo.people_page(session, people_filter, unit=unit, at=utcnow(), after=after_key, limit=first)
+        rows = await repo.people_page(
+            session,
+            people_filter,
+            unit=unit,
+            at=utcnow(),
+            after=after_key,
+            limit=first,
+            with_home_unit=selects(info, ("edges", "node", "homeUnit")),
+        )
         page = rows[:first]
-        edges = [PersonEdge(cursor=encode_cursor(row), node=Person.of(row)) for row in page]
+        edges = [PersonEdge(node=Person.of(row, home_unit), row=row) for row, home_unit in page]
         return PersonConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor() if edges else None),
             people_filter=people_filter,
             unit=unit,
         )

@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     ParserCache,
@@ -67,6 +68,13 @@ def _log_unexpected(error: GraphQLError) -> bool:
     return unexpected
 
 
+# Built once: the limiters make a new rule class per instance, and ValidationCache keys on the rules.
+QUERY_LIMITS = [
+    *QueryDepthLimiter(max_depth=12).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
@@ -76,8 +84,7 @@ def build_schema() -> strawberry.Schema:
             # Parse and validation dominate a small request; both caches live across requests.
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
-            partial(QueryDepthLimiter, max_depth=12),
-            partial(MaxAliasesLimiter, max_alias_count=30),
+            partial(AddValidationRules, QUERY_LIMITS),
             partial(MaskErrors, should_mask_error=_log_unexpected),
         ],
     )

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from cellorg.org.models import Membership, MembershipKind, Person, Unit
 
@@ -30,12 +32,12 @@ class PeopleFilter:
     include_inactive: bool = False
 
 
-def in_subtree(prefix: str) -> ColumnElement[bool]:
+def in_subtree(prefix: str, path: InstrumentedAttribute[str] = Unit.path) -> ColumnElement[bool]:
     """Paths that start with ``prefix`` as an index range: '/' sorts right before '0'."""
-    return and_(Unit.path >= prefix, Unit.path < prefix[:-1] + "0")
+    return and_(path >= prefix, path < prefix[:-1] + "0")
 
 
-def current(membership: type[Membership], at: datetime) -> ColumnElement[bool]:
+def current(membership: type[Membership] | AliasedClass[Membership], at: datetime) -> ColumnElement[bool]:
     return and_(membership.since <= at, or_(membership.until.is_(None), membership.until > at))
 
 
@@ -90,20 +92,23 @@ def _people_query(people_filter: PeopleFilter, at: datetime, units: Select[int] 
     if people_filter.name_contains:
         query = query.where(func.lower(Person.name).contains(people_filter.name_contains.lower(), autoescape=True))
     if units is not None:
-        member = select(Membership.id).where(
-            Membership.person_id == Person.id, Membership.unit_id.in_(units), current(Membership, at)
+        # Aliased: the page may also join memberships and units for the home unit.
+        filtered = aliased(Membership)
+        member = select(filtered.id).where(
+            filtered.person_id == Person.id, filtered.unit_id.in_(units), current(filtered, at)
         )
         query = query.where(member.exists())
     return query
 
 
 def _unit_scope(people_filter: PeopleFilter, unit: Unit | None) -> Select[int] | None:
+    scoped = aliased(Unit)
     if unit is not None and people_filter.include_descendants:
-        return select(Unit.id).where(or_(Unit.id == unit.id, in_subtree(unit.subtree_prefix)))
+        return select(scoped.id).where(or_(scoped.id == unit.id, in_subtree(unit.subtree_prefix, scoped.path)))
     if unit is not None:
-        return select(Unit.id).where(Unit.id == unit.id)
+        return select(scoped.id).where(scoped.id == unit.id)
     if people_filter.dimension_id is not None:
-        return select(Unit.id).where(Unit.dimension_id == people_filter.dimension_id)
+        return select(scoped.id).where(scoped.dimension_id == people_filter.dimension_id)
     return None
 
 
@@ -115,14 +120,23 @@ async def people_page(
     at: datetime,
     after: tuple[str, int] | None,
     limit: int,
-) -> Sequence[Person]:
-    """One page ordered by (name, id), keyset-paginated: fetch ``limit + 1`` to learn if more follow."""
+    with_home_unit: bool = False,
+) -> list[tuple[Person, Unit | None]]:
+    """One page ordered by (name, id), keyset-paginated: fetch ``limit + 1`` to learn if more follow.
+
+    With ``with_home_unit`` each person comes with their current home unit from the same statement;
+    otherwise the unit is None.
+    """
     query = _people_query(people_filter, at, _unit_scope(people_filter, unit))
     if after is not None:
         name, person_id = after
         query = query.where(or_(Person.name > name, and_(Person.name == name, Person.id > person_id)))
     query = query.order_by(Person.name, Person.id).limit(limit + 1)
-    return (await session.scalars(query)).all()
+    if not with_home_unit:
+        return [(person, None) for person in (await session.scalars(query)).all()]
+    home = and_(Membership.person_id == Person.id, Membership.kind == MembershipKind.HOME, current(Membership, at))
+    joined = query.outerjoin(Membership, home).outerjoin(Unit, Unit.id == Membership.unit_id).add_columns(Unit)
+    return [(person, home_unit) for person, home_unit in (await session.execute(joined)).all()]
 
 
 async def count_people(session: AsyncSession, people_filter: PeopleFilter, *, unit: Unit | None, at: datetime) -> int:

@@ -41,8 +41,42 @@ async def test_people_page_statement_count_does_not_grow_with_the_page(
     result = await page(api, viewer, unitId=team)
     assert len(result["edges"]) == size
     assert {edge["node"]["homeUnit"]["name"] for edge in result["edges"]} == {f"Team of {size}"}
-    # one for the unit filter, one for the page, one for the home units: the same for 5 and for 50
+    # the unit filter, then the page joined with each person's home unit: the same for 5 and for 50
+    assert statements.count == 2, statements.statements
+
+
+@pytest.mark.parametrize("size", [3, 30])
+async def test_unit_members_load_home_units_in_one_batch(
+    api: Api, build: OrgBuilder, statements: StatementCounter, size: int
+) -> None:
+    team = await build.unit(f"Batch {size}", dimension="function")
+    viewer = None
+    for index in range(size):
+        viewer = await build.person(f"Member {index:02d}", home_unit=team)
+    await build.commit()
+    statements.reset()
+    result = await api.query(
+        "query($id: Int!) { unit(id: $id) { members { ... on Person { homeUnit { name } } } } }",
+        {"id": team},
+        as_=viewer,
+    )
+    assert [m["homeUnit"]["name"] for m in result["data"]["unit"]["members"]] == [f"Batch {size}"] * size
+    # the unit, its members, their home units through the DataLoader
     assert statements.count == 3, statements.statements
+
+
+async def test_home_unit_selected_through_a_fragment_is_loaded_with_the_page(
+    api: Api, build: OrgBuilder, statements: StatementCounter
+) -> None:
+    team = await build.unit("Fragment Team", dimension="function")
+    viewer = await build.person("Fragment Viewer", home_unit=team)
+    await build.commit()
+    statements.reset()
+    query = """fragment Home on Person { homeUnit { name } }
+      query($unit: Int!) { people(first: 5, unitId: $unit) { edges { node { ...Home } } } }"""
+    result = await api.query(query, {"unit": team}, as_=viewer)
+    assert result["data"]["people"]["edges"] == [{"node": {"homeUnit": {"name": "Fragment Team"}}}]
+    assert statements.count == 2, statements.statements
 
 
 async def test_people_pages_follow_the_cursor_without_overlap(api: Api, build: OrgBuilder) -> None:

@@ -171,7 +171,7 @@ async def test_people_filters(build: OrgBuilder, session: AsyncSession) -> None:
     async def names(people_filter: repo.PeopleFilter, unit: int | None = None) -> list[str]:
         unit_row = await session.get(Unit, unit) if unit else None
         rows = await repo.people_page(session, people_filter, unit=unit_row, at=now, after=None, limit=50)
-        return [p.name for p in rows if p.email.endswith("test.cellorg.example")]
+        return [p.name for p, _ in rows if p.email.endswith("test.cellorg.example")]
 
     assert await names(repo.PeopleFilter(unit_id=china), china) == ["Chen Jing"]
     assert await names(repo.PeopleFilter(unit_id=china, include_descendants=True), china) == ["Chen Jing", "Wang Lei"]

@@ -32,6 +32,9 @@ class Runtime:
     engine: AsyncEngine | None
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis | None
+    # Read-only GraphQL operations: autocommit on PostgreSQL, which saves BEGIN and COMMIT round
+    # trips and sees what READ COMMITTED would (a fresh snapshot per statement).
+    read_session_factory: async_sessionmaker[AsyncSession] | None = None
     dispatcher: JobDispatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,7 +46,14 @@ class Runtime:
         settings = settings or get_settings()
         engine = create_engine(settings.database_url, **engine_kwargs)
         redis = connect_redis(settings.redis_url) if settings.redis_url else None
-        return cls(settings, engine, create_session_factory(engine), redis)
+        reads = None
+        if engine.dialect.name == "postgresql":
+            reads = create_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return cls(settings, engine, create_session_factory(engine), redis, reads)
+
+    def open_session(self, *, read_only: bool = False) -> AsyncSession:
+        factory = self.read_session_factory if read_only and self.read_session_factory else self.session_factory
+        return factory()
 
     async def close(self) -> None:
         if self.engine is not None:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
 import jwt
 
@@ -44,25 +46,8 @@ class TokenCodec:
         return self.viewer_from_token(token.strip())
 
     def viewer_from_token(self, token: str) -> Viewer:
-        try:
-            claims = jwt.decode(
-                token,
-                self.secret,
-                algorithms=[ALGORITHM],
-                issuer=self.issuer,
-                # Expiry is checked below against core's clock, so moving time expires tokens too.
-                options={"require": ["exp", "sub", "iss"], "verify_exp": False},
-            )
-        except jwt.InvalidSignatureError as error:
-            raise AuthenticationFailed("token signature is invalid") from error
-        except jwt.InvalidAlgorithmError as error:
-            raise AuthenticationFailed(f"token algorithm not allowed: only {ALGORITHM} is accepted") from error
-        except jwt.MissingRequiredClaimError as error:
-            raise AuthenticationFailed(f"token lacks the {error.claim!r} claim") from error
-        except jwt.InvalidIssuerError as error:
-            raise AuthenticationFailed("token was issued by someone else") from error
-        except jwt.InvalidTokenError as error:
-            raise AuthenticationFailed(f"malformed token: {error}") from error
+        claims = _verified_claims(token, self.secret, self.issuer)
+        # Expiry is checked here, on every request, against core's clock: moving time expires tokens too.
         expires = claims["exp"]
         if not isinstance(expires, int | float) or utcnow().timestamp() >= expires:
             raise AuthenticationFailed("token expired")
@@ -70,3 +55,26 @@ class TokenCodec:
         if not isinstance(subject, str) or not subject.isdigit():
             raise AuthenticationFailed("token subject is not a person id")
         return Viewer(int(subject))
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str, issuer: str) -> dict[str, Any]:
+    """The claims of a token whose signature and issuer check out; memoized (the same bytes verify the same)."""
+    try:
+        return jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            options={"require": ["exp", "sub", "iss"], "verify_exp": False},
+        )
+    except jwt.InvalidSignatureError as error:
+        raise AuthenticationFailed("token signature is invalid") from error
+    except jwt.InvalidAlgorithmError as error:
+        raise AuthenticationFailed(f"token algorithm not allowed: only {ALGORITHM} is accepted") from error
+    except jwt.MissingRequiredClaimError as error:
+        raise AuthenticationFailed(f"token lacks the {error.claim!r} claim") from error
+    except jwt.InvalidIssuerError as error:
+        raise AuthenticationFailed("token was issued by someone else") from error
+    except jwt.InvalidTokenError as error:
+        raise AuthenticationFailed(f"malformed token: {error}") from error

@@ -28,14 +28,19 @@ class Services:
 
 class Context(BaseContext, kw_only=True):
     services: Any
-    session: Any
     viewer: Any = None
     auth_error: str | None = None
     authorizer: Any
-    loaders: Any
+    loaders: Any = None
+    read_only: bool = False
+    session: Any = None
 
     @property
     def db(self) -> AsyncSession:
+        """The request's one session, opened on first use: a read-only operation never begins a transaction."""
+        if self.session is None:
+            runtime: Runtime = self.services.runtime
+            self.session = runtime.open_session(read_only=self.read_only)
         session: AsyncSession = self.session
         return session
 
@@ -69,12 +74,8 @@ async def build_context(request: Request[Any, Any, Any]) -> Context:
         viewer = services.tokens.viewer_from_header(request.headers.get("authorization"))
     except AuthenticationFailed as error:
         auth_error = str(error)
-    session = services.runtime.session_factory()
-    return Context(
-        services=services,
-        session=session,
-        viewer=viewer,
-        auth_error=auth_error,
-        authorizer=Authorizer(services.policy, viewer),
-        loaders=Loaders(session),
+    context = Context(
+        services=services, viewer=viewer, auth_error=auth_error, authorizer=Authorizer(services.policy, viewer)
     )
+    context.loaders = Loaders(lambda: context.db)
+    return context

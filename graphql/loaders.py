@@ -1,6 +1,6 @@
 """DataLoaders, created fresh for every request so nothing is cached across users."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TypeVar
 
@@ -25,8 +25,12 @@ def _by_id(session: AsyncSession, model: type[_Row]) -> DataLoader[int, _Row | N
 
 
 class Loaders:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
+        self._open_session = session
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._open_session()
 
     @cached_property
     def unit(self) -> DataLoader[int, Unit | None]:

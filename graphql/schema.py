@@ -15,6 +15,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.tools import merge_types
+from strawberry.types.graphql import OperationType
 
 from cellorg.core.db import commit, rollback
 from cellorg.graphql.errors import is_unexpected
@@ -40,9 +41,12 @@ class RequestTransaction(SchemaExtension):
     """The request edge: commit once if the operation succeeded, roll back on any error."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        yield
         context = self.execution_context.context
+        context.read_only = self.execution_context.operation_type is OperationType.QUERY
+        yield
         result = self.execution_context.result
+        if context.session is None:
+            return
         if result is None or result.errors:
             await rollback(context.db)
             return
@@ -58,7 +62,8 @@ class RequestTransaction(SchemaExtension):
         try:
             yield
         finally:
-            await self.execution_context.context.db.close()
+            if self.execution_context.context.session is not None:
+                await self.execution_context.context.session.close()
 
 
 def _log_unexpected(error: GraphQLError) -> bool:

@@ -9,7 +9,7 @@ before any sweep has run. Anything unreadable denies.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import casbin
 from casbin.model import Model
@@ -53,6 +53,21 @@ class GrantWindow:
 
 
 LinkKey = tuple[str, str, str]
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+MAX_MEMOIZED_DECISIONS = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision that holds while the clock stays within [since, until)."""
+
+    allowed: bool
+    since: datetime
+    until: datetime
+
+    def holds_at(self, at: datetime) -> bool:
+        return self.since <= at < self.until
 
 
 class PolicyEnforcer:
@@ -64,13 +79,27 @@ class PolicyEnforcer:
         self._casbin = casbin.Enforcer(model)
         self._casbin.add_function("grant_valid", self._grant_valid)
         self._windows: dict[LinkKey, dict[int, GrantWindow]] = {}
+        self._decisions: dict[tuple[str, str, str, str], Decision] = {}
         self._add_role_permissions()
 
     def enforce(self, subject: str, scope: str, obj: str, action: str) -> bool:
-        return bool(self._casbin.enforce(subject, scope, obj, action))
+        """Casbin's decision, memoized for as long as no window of this subject in this scope opens or closes."""
+        now = utcnow()
+        key = (subject, scope, obj, action)
+        cached = self._decisions.get(key)
+        if cached is not None and cached.holds_at(now):
+            return cached.allowed
+        allowed = bool(self._casbin.enforce(subject, scope, obj, action))
+        span = self._stable_span(subject, scope, now)
+        if span is not None:
+            if len(self._decisions) >= MAX_MEMOIZED_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = Decision(allowed, *span)
+        return allowed
 
     def load(self, windows: Iterable[GrantWindow]) -> None:
         """Replace every role link with ``windows`` (the grants that are live or still to come)."""
+        self._decisions.clear()
         self._casbin.clear_policy()
         self._add_role_permissions()
         self._windows = {}
@@ -80,6 +109,7 @@ class PolicyEnforcer:
             self._casbin.add_named_grouping_policies("g", [list(key) for key in self._windows])
 
     def upsert(self, window: GrantWindow) -> None:
+        self._decisions.clear()
         key = self._key(window)
         if key not in self._windows:
             self._windows[key] = {}
@@ -87,6 +117,7 @@ class PolicyEnforcer:
         self._windows[key][window.grant_id] = window
 
     def discard(self, window: GrantWindow) -> None:
+        self._decisions.clear()
         key = self._key(window)
         windows = self._windows.get(key)
         if windows is None:
@@ -108,6 +139,22 @@ class PolicyEnforcer:
     @staticmethod
     def _key(window: GrantWindow) -> LinkKey:
         return (window.subject, casbin_role(window.role), window.scope)
+
+    def _stable_span(self, subject: str, scope: str, now: datetime) -> tuple[datetime, datetime] | None:
+        """The interval around ``now`` in which none of the subject's windows in ``scope`` starts or ends."""
+        try:
+            boundaries = [
+                edge
+                for role in ROLES
+                for window in self._windows.get((subject, casbin_role(role), scope), {}).values()
+                for edge in (window.valid_from, window.valid_until)
+                if edge is not None
+            ]
+            since = max((edge for edge in boundaries if edge <= now), default=EARLIEST)
+            until = min((edge for edge in boundaries if edge > now), default=LATEST)
+        except TypeError:
+            return None  # an unreadable window: decide afresh every time (and deny, see _grant_valid)
+        return since, until
 
     def _grant_valid(self, subject: str, role: str, scope: str) -> bool:
         try:

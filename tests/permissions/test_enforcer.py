@@ -93,3 +93,28 @@ def test_reload_replaces_every_link() -> None:
     clock.freeze(START)
     assert not policy.enforce("person:1", "org", "org", "write")
     assert policy.enforce("person:2", "org", "org", "write")
+
+
+def test_memoized_decision_follows_the_clock_both_ways() -> None:
+    policy = PolicyEnforcer()
+    policy.load([window()])
+    clock.freeze(START + timedelta(days=1))
+    assert policy.enforce("person:7", "org", "org", "write")
+    clock.freeze(END)
+    assert not policy.enforce("person:7", "org", "org", "write")
+    clock.freeze(END - timedelta(seconds=1))
+    assert policy.enforce("person:7", "org", "org", "write")
+    clock.freeze(START - timedelta(seconds=1))
+    assert not policy.enforce("person:7", "org", "org", "write")
+
+
+def test_memoized_decision_is_dropped_when_a_grant_changes() -> None:
+    policy = PolicyEnforcer()
+    first = window(end=None)
+    policy.load([first])
+    clock.freeze(START)
+    assert policy.enforce("person:7", "org", "org", "write")
+    policy.discard(first)
+    assert not policy.enforce("person:7", "org", "org", "write")
+    policy.upsert(first)
+    assert policy.enforce("person:7", "org", "org", "write")

@@ -15,6 +15,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from cellorg.core.db import commit, rollback
@@ -66,6 +67,13 @@ class RequestTransaction(SchemaExtension):
                 await self.execution_context.context.session.close()
 
 
+class Schema(strawberry.Schema):
+    """Strawberry logs every error with its traceback; ours logs only the unexpected (see MaskErrors)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        return
+
+
 def _log_unexpected(error: GraphQLError) -> bool:
     unexpected = is_unexpected(error)
     if unexpected:
@@ -80,8 +88,8 @@ QUERY_LIMITS = [
 ]
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+def build_schema() -> Schema:
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,9 +13,8 @@ from sqlalchemy.orm.util import AliasedClass
 from cellorg.org.models import Membership, MembershipKind, Person, Unit
 
 
-@dataclass(frozen=True, slots=True)
-class UnitSummary:
-    """A unit as a plain row: subtrees of thousands of units skip ORM identity bookkeeping."""
+class UnitSummary(NamedTuple):
+    """A unit as a plain row: subtrees of thousands of units skip ORM bookkeeping (and frozen-dataclass cost)."""
 
     id: int
     name: str
@@ -51,9 +51,10 @@ async def unit_subtree(session: AsyncSession, unit_id: int, path: str) -> list[U
         in_subtree(subtree_prefix(unit_id, path))
     )
     base_depth = path.count("/")
+    connection = await session.connection()  # Core rows: no ORM result processing for thousands of rows
     return [
-        UnitSummary(uid, name, parent_id, dimension_id, path.count("/") - base_depth)
-        for uid, name, parent_id, dimension_id, path in (await session.execute(query)).all()
+        UnitSummary(uid, name, parent_id, dimension_id, unit_path.count("/") - base_depth)
+        for uid, name, parent_id, dimension_id, unit_path in (await connection.execute(query)).all()
     ]
 
 

@@ -118,9 +118,10 @@ async def main(seconds: float, rounds: int) -> None:
         for variant, port in PORTS.items():  # warm-up: caches, connection pools
             await http_load(port, body, headers[variant], 1.0, 4)
         results: dict[str, list[float]] = {variant: [] for variant in PORTS}
-        for _ in range(rounds):
-            for variant, port in PORTS.items():
-                results[variant].append(await http_load(port, body, headers[variant], seconds, 4))
+        order = list(PORTS)
+        for round_index in range(rounds):
+            for variant in order[round_index % 3 :] + order[: round_index % 3]:  # rotate: no position bias
+                results[variant].append(await http_load(PORTS[variant], body, headers[variant], seconds, 4))
                 await asyncio.sleep(0.2)
     finally:
         for server in servers:

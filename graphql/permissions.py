@@ -77,7 +77,7 @@ class PermissionsQuery:
                 description=role.description,
                 permissions=sorted(str(p) for p in role.permissions),
             )
-            for role in ROLES.values()
+            for role in ROLES
         ]
 
     @query_field(description="The grant audit trail: who granted or ended what, when and why.")

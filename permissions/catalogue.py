@@ -28,6 +28,21 @@ ORG_READ = Permission("org", "read")
 ORG_WRITE = Permission("org", "write")
 GRANTS_READ = Permission("grants", "read")
 GRANTS_WRITE = Permission("grants", "write")
+PROJECTS_CREATE = Permission("projects", "create")
+
+PROJECT_READ = Permission("project", "read")
+PROJECT_MANAGE = Permission("project", "manage")
+SQUAD_READ = Permission("squad", "read")
+SQUAD_WRITE = Permission("squad", "write")
+OKRS_READ = Permission("okrs", "read")
+OKRS_WRITE = Permission("okrs", "write")
+CONTRIBUTIONS_READ = Permission("contributions", "read")
+CONTRIBUTIONS_WRITE = Permission("contributions", "write")
+DECISIONS_READ = Permission("decisions", "read")
+DECISIONS_WRITE = Permission("decisions", "write")
+BONUS_READ = Permission("bonus", "read")
+
+READ_EVERY_PROJECT = frozenset({PROJECT_READ, SQUAD_READ, OKRS_READ, CONTRIBUTIONS_READ, DECISIONS_READ, BONUS_READ})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,34 +52,107 @@ class Role:
     description: str
     permissions: frozenset[Permission]
 
+    @property
+    def casbin_name(self) -> str:
+        return casbin_role(self.scope_kind, self.name)
 
-ROLES: dict[str, Role] = {
-    role.name: role
-    for role in (
-        Role(
-            "admin",
-            ScopeKind.ORG,
-            "Models the org graph and manages people and org roles.",
-            frozenset({ORG_READ, ORG_WRITE, GRANTS_READ, GRANTS_WRITE}),
+
+ROLES: tuple[Role, ...] = (
+    # Org-wide roles: granted in the org scope, they apply in every scope.
+    Role(
+        "admin",
+        ScopeKind.ORG,
+        "Models the org graph, manages people and org roles, forms squads.",
+        frozenset({ORG_READ, ORG_WRITE, GRANTS_READ, GRANTS_WRITE, PROJECTS_CREATE}),
+    ),
+    Role("manager", ScopeKind.ORG, "Forms deal squads.", frozenset({ORG_READ, PROJECTS_CREATE})),
+    Role("finance", ScopeKind.ORG, "Runs bonus rounds.", frozenset({ORG_READ})),
+    Role(
+        "auditor",
+        ScopeKind.ORG,
+        "Reads every record and the grant trail.",
+        frozenset({ORG_READ, GRANTS_READ}) | READ_EVERY_PROJECT,
+    ),
+    Role("member", ScopeKind.ORG, "Every active person: reads the org graph.", frozenset({ORG_READ})),
+    # Project roles: granted in one project's scope, until the project ends.
+    Role(
+        "lead",
+        ScopeKind.PROJECT,
+        "Runs the squad: staffing, lifecycle, OKRs, key decisions.",
+        frozenset(
+            {
+                PROJECT_READ,
+                PROJECT_MANAGE,
+                SQUAD_READ,
+                SQUAD_WRITE,
+                OKRS_READ,
+                OKRS_WRITE,
+                CONTRIBUTIONS_READ,
+                CONTRIBUTIONS_WRITE,
+                DECISIONS_READ,
+                DECISIONS_WRITE,
+                BONUS_READ,
+            }
         ),
-        Role("finance", ScopeKind.ORG, "Runs bonus rounds.", frozenset({ORG_READ})),
-        Role("auditor", ScopeKind.ORG, "Reads every record and the grant trail.", frozenset({ORG_READ, GRANTS_READ})),
-        Role("member", ScopeKind.ORG, "Every active person: reads the org graph.", frozenset({ORG_READ})),
-    )
-}
+    ),
+    Role(
+        "member",
+        ScopeKind.PROJECT,
+        "Delivers: records contributions, updates OKRs, reads decisions.",
+        frozenset(
+            {PROJECT_READ, SQUAD_READ, OKRS_READ, OKRS_WRITE, CONTRIBUTIONS_READ, CONTRIBUTIONS_WRITE, DECISIONS_READ}
+        ),
+    ),
+    Role(
+        "advisor",
+        ScopeKind.PROJECT,
+        "Contributes expertise; reads decisions, cannot change the squad.",
+        frozenset({PROJECT_READ, SQUAD_READ, OKRS_READ, CONTRIBUTIONS_READ, CONTRIBUTIONS_WRITE, DECISIONS_READ}),
+    ),
+    Role(
+        "finance",
+        ScopeKind.PROJECT,
+        "Reads the project's figures, decisions and bonus.",
+        frozenset({PROJECT_READ, SQUAD_READ, CONTRIBUTIONS_READ, DECISIONS_READ, BONUS_READ}),
+    ),
+    Role(
+        "observer",
+        ScopeKind.PROJECT,
+        "Follows the project without changing it.",
+        frozenset({PROJECT_READ, SQUAD_READ, OKRS_READ, DECISIONS_READ}),
+    ),
+)
+_BY_KIND_AND_NAME = {(role.scope_kind, role.name): role for role in ROLES}
 
 MEMBER_ROLE = "member"
 ADMIN_ROLE = "admin"
+LEAD_ROLE = "lead"
 
 
-def role_named(name: str) -> Role | None:
-    return ROLES.get(name)
+def role_named(name: str, kind: ScopeKind) -> Role | None:
+    return _BY_KIND_AND_NAME.get((kind, name))
+
+
+def roles_of_kind(kind: ScopeKind) -> tuple[Role, ...]:
+    return tuple(role for role in ROLES if role.scope_kind is kind)
+
+
+def scope_kind(scope: str) -> ScopeKind | None:
+    """``org`` or ``project:<id>``; anything else is no scope at all."""
+    if scope == ORG_SCOPE:
+        return ScopeKind.ORG
+    kind, _, key = scope.partition(":")
+    return ScopeKind.PROJECT if kind == ScopeKind.PROJECT and key.isdigit() else None
+
+
+def project_scope(project_id: int) -> str:
+    return f"{ScopeKind.PROJECT.value}:{project_id}"
 
 
 def subject_of_person(person_id: int) -> str:
     return f"person:{person_id}"
 
 
-def casbin_role(name: str) -> str:
+def casbin_role(kind: ScopeKind, name: str) -> str:
     """Roles live in their own namespace: Casbin's ``g(x, x, dom)`` is true for any x."""
-    return f"role:{name}"
+    return f"role:{kind.value}:{name}"

@@ -15,7 +15,7 @@ import casbin
 from casbin.model import Model
 
 from cellorg.core.clock import utcnow
-from cellorg.permissions.catalogue import ROLES, casbin_role
+from cellorg.permissions.catalogue import ROLES, casbin_role, roles_of_kind, scope_kind
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,17 @@ class PolicyEnforcer:
         self._add_role_permissions()
         self._windows = {}
         for window in windows:
-            self._windows.setdefault(self._key(window), {})[window.grant_id] = window
+            key = self._key(window)
+            if key is not None:
+                self._windows.setdefault(key, {})[window.grant_id] = window
         if self._windows:
             self._casbin.add_named_grouping_policies("g", [list(key) for key in self._windows])
 
     def upsert(self, window: GrantWindow) -> None:
         self._decisions.clear()
         key = self._key(window)
+        if key is None:
+            return
         if key not in self._windows:
             self._windows[key] = {}
             self._casbin.add_named_grouping_policy("g", *key)
@@ -119,6 +123,8 @@ class PolicyEnforcer:
     def discard(self, window: GrantWindow) -> None:
         self._decisions.clear()
         key = self._key(window)
+        if key is None:
+            return
         windows = self._windows.get(key)
         if windows is None:
             return
@@ -128,25 +134,26 @@ class PolicyEnforcer:
             self._casbin.remove_named_grouping_policy("g", *key)
 
     def _add_role_permissions(self) -> None:
-        self._casbin.add_policies(
-            [[casbin_role(role.name), p.obj, p.action] for role in ROLES.values() for p in role.permissions]
-        )
+        self._casbin.add_policies([[role.casbin_name, p.obj, p.action] for role in ROLES for p in role.permissions])
 
     @property
     def link_count(self) -> int:
         return len(self._windows)
 
     @staticmethod
-    def _key(window: GrantWindow) -> LinkKey:
-        return (window.subject, casbin_role(window.role), window.scope)
+    def _key(window: GrantWindow) -> LinkKey | None:
+        """The Casbin role link of a window; None (never loaded, so denied) for a scope we do not know."""
+        kind = scope_kind(window.scope)
+        return None if kind is None else (window.subject, casbin_role(kind, window.role), window.scope)
 
     def _stable_span(self, subject: str, scope: str, now: datetime) -> tuple[datetime, datetime] | None:
         """The interval around ``now`` in which none of the subject's windows in ``scope`` starts or ends."""
+        kind = scope_kind(scope)
         try:
             boundaries = [
                 edge
-                for role in ROLES
-                for window in self._windows.get((subject, casbin_role(role), scope), {}).values()
+                for role in (roles_of_kind(kind) if kind is not None else ())
+                for window in self._windows.get((subject, role.casbin_name, scope), {}).values()
                 for edge in (window.valid_from, window.valid_until)
                 if edge is not None
             ]

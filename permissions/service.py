@@ -9,17 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellorg.core.clock import utcnow
 from cellorg.core.db import after_commit
 from cellorg.core.errors import NotFoundError, ValidationFailed
-from cellorg.permissions.catalogue import ADMIN_ROLE, ORG_SCOPE, ScopeKind, role_named
+from cellorg.permissions.catalogue import ADMIN_ROLE, ORG_SCOPE, ROLES, role_named, scope_kind
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.models import Grant
 from cellorg.permissions.repository import enforceable_windows, grants_of, window_of
-
-
-def scope_kind(scope: str) -> ScopeKind | None:
-    if scope == ORG_SCOPE:
-        return ScopeKind.ORG
-    kind, _, key = scope.partition(":")
-    return ScopeKind.PROJECT if kind == ScopeKind.PROJECT and key.isdigit() else None
 
 
 async def grant_role(
@@ -36,11 +29,13 @@ async def grant_role(
 ) -> Grant:
     now = utcnow()
     valid_from = valid_from or now
-    definition = role_named(role)
-    if definition is None:
+    kind = scope_kind(scope)
+    if kind is None:
+        raise ValidationFailed(f"{scope!r} is not a scope", field="scope")
+    if role_named(role, kind) is None:
+        if any(r.name == role for r in ROLES):
+            raise ValidationFailed(f"role {role!r} cannot be granted in scope {scope!r}", field="scope")
         raise ValidationFailed(f"role {role!r} does not exist", field="role")
-    if definition.scope_kind is not scope_kind(scope):
-        raise ValidationFailed(f"role {role!r} cannot be granted in scope {scope!r}", field="scope")
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed("a grant must end after it starts", field="validUntil")
     if await _overlapping_grant(session, subject, role, scope, valid_from, valid_until):

@@ -61,8 +61,27 @@ def test_subject_named_like_a_role_gets_nothing() -> None:
     policy = PolicyEnforcer()
     policy.load([window()])
     clock.freeze(START)
-    for subject in ("admin", "role:admin", "person:admin"):
+    for subject in ("admin", "role:admin", "role:org:admin", "person:admin"):
         assert not policy.enforce(subject, "org", "org", "write")
+
+
+def test_org_and_project_roles_of_the_same_name_are_different_roles() -> None:
+    """``member`` in the org reads the org graph; ``member`` in a project works in that project only."""
+    policy = PolicyEnforcer()
+    policy.load([window(1, role="member", end=None), window(2, subject="person:8", role="member", scope="project:4")])
+    clock.freeze(START)
+    assert policy.enforce("person:7", "org", "org", "read")
+    assert not policy.enforce("person:7", "project:4", "contributions", "write")
+    assert policy.enforce("person:8", "project:4", "contributions", "write")
+    assert not policy.enforce("person:8", "project:4", "org", "read")
+
+
+def test_window_in_an_unknown_scope_is_never_loaded() -> None:
+    policy = PolicyEnforcer()
+    policy.load([window(scope="team:1")])
+    clock.freeze(START)
+    assert policy.link_count == 0
+    assert not policy.enforce("person:7", "team:1", "org", "write")
 
 
 def test_unreadable_window_denies() -> None:

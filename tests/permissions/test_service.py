@@ -34,7 +34,8 @@ async def test_enforcer_learns_of_a_grant_only_after_commit(
     [
         ("owner", "org", "role 'owner' does not exist"),
         ("admin", "project:3", "cannot be granted in scope 'project:3'"),
-        ("admin", "team:3", "cannot be granted in scope 'team:3'"),
+        ("admin", "team:3", "'team:3' is not a scope"),
+        ("lead", "org", "role 'lead' cannot be granted in scope 'org'"),
     ],
 )
 async def test_unknown_role_or_wrong_scope_is_refused(
@@ -128,6 +129,6 @@ async def test_policy_reload_restores_live_and_future_grants_only(
     clock.advance(timedelta(days=1))
     assert fresh.enforce(subject, "org", "org", "read")
     assert {w for w in fresh._windows if w[0] == subject} == {
-        (subject, "role:member", "org"),
-        (subject, "role:finance", "org"),
+        (subject, "role:org:member", "org"),
+        (subject, "role:org:finance", "org"),
     }

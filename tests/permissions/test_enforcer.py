@@ -51,9 +51,9 @@ def test_grant_in_one_scope_gives_nothing_in_another() -> None:
     policy = PolicyEnforcer()
     policy.load([window(role="member", scope="project:1", end=None)])
     clock.freeze(START)
-    assert policy.enforce("person:7", "project:1", "org", "read")
-    assert not policy.enforce("person:7", "project:2", "org", "read")
-    assert not policy.enforce("person:7", "org", "org", "read")
+    assert policy.enforce("person:7", "project:1", "contributions", "write")
+    assert not policy.enforce("person:7", "project:2", "contributions", "write")
+    assert not policy.enforce("person:7", "org", "contributions", "write")
 
 
 def test_subject_named_like_a_role_gets_nothing() -> None:

@@ -6,6 +6,7 @@ MODEL_MODULES = (
     "cellorg.core.jobs",
     "cellorg.org.models",
     "cellorg.permissions.models",
+    "cellorg.projects.models",
 )
 
 

@@ -12,6 +12,8 @@ from cellorg.core.clock import utcnow
 from cellorg.org import repository as org_repository
 from cellorg.org.models import Dimension, Membership, Person, Unit
 from cellorg.permissions.models import Grant
+from cellorg.projects import repository as project_repository
+from cellorg.projects.models import SquadMember, SquadSlot
 
 _Row = TypeVar("_Row", Unit, Person, Dimension)
 
@@ -78,6 +80,29 @@ class Loaders:
             )
             counts: dict[int, int] = dict((await self._session.execute(query)).all())
             return [counts.get(unit_id, 0) for unit_id in unit_ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def slots(self) -> DataLoader[int, list[SquadSlot]]:
+        async def load(project_ids: Sequence[int]) -> list[list[SquadSlot]]:
+            grouped = await project_repository.slots_of(self._session, project_ids)
+            return [grouped[project_id] for project_id in project_ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def members(self) -> DataLoader[int, list[SquadMember]]:
+        return self._members(include_former=False)
+
+    @cached_property
+    def all_members(self) -> DataLoader[int, list[SquadMember]]:
+        return self._members(include_former=True)
+
+    def _members(self, *, include_former: bool) -> DataLoader[int, list[SquadMember]]:
+        async def load(project_ids: Sequence[int]) -> list[list[SquadMember]]:
+            grouped = await project_repository.members_of(self._session, project_ids, include_former=include_former)
+            return [grouped[project_id] for project_id in project_ids]
 
         return DataLoader(load_fn=load)
 

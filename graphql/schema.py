@@ -22,6 +22,7 @@ from cellorg.core.db import commit, rollback
 from cellorg.graphql.errors import is_unexpected
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
+from cellorg.graphql.projects import ProjectsMutation, ProjectsQuery
 from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ class HealthQuery:
         return "ok"
 
 
-Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation))
+Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery))
+Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation))
 
 
 class RequestTransaction(SchemaExtension):

@@ -100,6 +100,22 @@ async def end_grants(
     after_commit(session, _apply)
 
 
+async def move_grant_ends(
+    session: AsyncSession, policy: PolicyEnforcer, grants: Sequence[Grant], valid_until: datetime
+) -> None:
+    """Give ``grants`` a new planned end (a project was extended); the enforcer follows after commit."""
+    for grant in grants:
+        grant.valid_until = valid_until
+    await session.flush()
+    windows = [window_of(grant) for grant in grants]
+
+    async def _apply() -> None:
+        for window in windows:
+            policy.upsert(window)
+
+    after_commit(session, _apply)
+
+
 async def end_all_grants_of(
     session: AsyncSession, policy: PolicyEnforcer, subject: str, *, ended_by: str | None, reason: str
 ) -> list[Grant]:

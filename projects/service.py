@@ -52,7 +52,7 @@ async def _unit_of_dimension(session: AsyncSession, unit_id: int | None, dimensi
 
 def _transition(project: Project, target: ProjectStatus) -> None:
     if target not in TRANSITIONS[project.status]:
-        raise ValidationFailed(f"a {project.status} project cannot become {target}", field="status")
+        raise ValidationFailed(f"cannot move a project from {project.status} to {target}", field="status")
     project.status = target
 
 
@@ -122,7 +122,7 @@ async def extend_project(session: AsyncSession, policy: PolicyEnforcer, project_
     """Move the end later; every live grant in the project now ends then too."""
     project = await get_project(session, project_id)
     if not project.is_open:
-        raise ValidationFailed(f"a {project.status} project cannot be extended", field="status")
+        raise ValidationFailed(f"the project is {project.status}: it cannot be extended", field="status")
     if ends_at <= project.ends_at:
         raise ValidationFailed("the new end must be later than the current one", field="endsAt")
     live = await grants_of(session, scope=project_scope(project.id), live_at=utcnow())
@@ -163,7 +163,7 @@ async def add_slot(
 ) -> SquadSlot:
     project = await get_project(session, project_id)
     if not project.is_open:
-        raise ValidationFailed(f"a {project.status} project takes no new slots", field="projectId")
+        raise ValidationFailed(f"the project is {project.status}: it takes no new slots", field="projectId")
     if role_named(role, ScopeKind.PROJECT) is None:
         raise ValidationFailed(f"project role {role!r} does not exist", field="role")
     if headcount < 1:
@@ -207,7 +207,7 @@ async def _join(
     rules: StaffingRules,
 ) -> SquadMember:
     if not project.is_open:
-        raise ValidationFailed(f"a {project.status} project takes no new members", field="projectId")
+        raise ValidationFailed(f"the project is {project.status}: it takes no new members", field="projectId")
     person = await session.get(Person, person_id)
     if person is None or not person.active:
         raise NotFoundError("Person", person_id)
@@ -285,5 +285,5 @@ async def _current_member(session: AsyncSession, member_id: int) -> SquadMember:
         raise ValidationFailed(f"squad member {member_id} has already left", field="memberId")
     project = await get_project(session, member.project_id)
     if not project.is_open:
-        raise ValidationFailed(f"a {project.status} project's squad cannot change", field="memberId")
+        raise ValidationFailed(f"the project is {project.status}: its squad cannot change", field="memberId")
     return member

@@ -12,6 +12,7 @@ from cellorg.core.settings import Settings
 from cellorg.permissions.authorize import Viewer
 
 ALGORITHM = "HS256"
+CLOCK_SKEW_SECONDS = 30
 
 
 class AuthenticationFailed(Exception):
@@ -48,9 +49,14 @@ class TokenCodec:
     def viewer_from_token(self, token: str) -> Viewer:
         claims = _verified_claims(token, self.secret, self.issuer)
         # Expiry is checked here, on every request, against core's clock: moving time expires tokens too.
+        now = utcnow().timestamp()
         expires = claims["exp"]
-        if not isinstance(expires, int | float) or utcnow().timestamp() >= expires:
+        if not isinstance(expires, int | float) or now >= expires:
             raise AuthenticationFailed("token expired")
+        for claim in ("iat", "nbf"):
+            moment = claims.get(claim, now)
+            if not isinstance(moment, int | float) or moment > now + CLOCK_SKEW_SECONDS:
+                raise AuthenticationFailed(f"token is not valid yet ({claim} is in the future)")
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.isdigit():
             raise AuthenticationFailed("token subject is not a person id")
@@ -66,7 +72,8 @@ def _verified_claims(token: str, secret: str, issuer: str) -> dict[str, Any]:
             secret,
             algorithms=[ALGORITHM],
             issuer=issuer,
-            options={"require": ["exp", "sub", "iss"], "verify_exp": False},
+            # Time claims are checked by the caller against core's clock, never the system clock.
+            options={"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
     except jwt.InvalidSignatureError as error:
         raise AuthenticationFailed("token signature is invalid") from error

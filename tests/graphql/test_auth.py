@@ -89,6 +89,16 @@ async def test_token_expires_on_cores_clock(api: Api, build: OrgBuilder) -> None
     assert (await api.post(ME, token=token))["errors"][0]["message"] == "token expired"
 
 
+async def test_token_from_the_future_is_refused(api: Api, build: OrgBuilder) -> None:
+    person = await build.person()
+    await build.commit()
+    clock.advance(timedelta(minutes=5))
+    from_the_future = api.tokens.issue(person.id)
+    clock.advance(timedelta(minutes=-5))
+    result = await api.post(ME, token=from_the_future)
+    assert result["errors"][0]["message"] == "token is not valid yet (iat is in the future)"
+
+
 async def test_malformed_authorization_header(api: Api) -> None:
     response = await api.client.post("/graphql", json={"query": ME}, headers={"Authorization": "Basic abc"})
     assert response.json()["errors"][0]["message"].startswith("malformed Authorization header")

@@ -30,7 +30,9 @@ class SquadBuilder:
         self.policy = policy
         self.build = build
 
-    async def squad(self, *, now: datetime, roles: tuple[str, ...] = ("member",), allocation: int = 50) -> Squad:
+    async def squad(
+        self, *, now: datetime, roles: tuple[str, ...] = ("member",), allocation: int = 50, headcount: int = 3
+    ) -> Squad:
         owner = await self.build.person("Sun Hao", role="manager")
         project = await service.create_project(
             self.session,
@@ -45,7 +47,12 @@ class SquadBuilder:
         )
         slots = {
             role: await service.add_slot(
-                self.session, project.id, title=f"{role} slot", role=role, headcount=3, allocation_pct=allocation
+                self.session,
+                project.id,
+                title=f"{role} slot",
+                role=role,
+                headcount=headcount,
+                allocation_pct=allocation,
             )
             for role in roles
         }

@@ -21,6 +21,7 @@ from cellorg.graphql.context import Services, build_context
 from cellorg.graphql.schema import build_schema
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.service import load_policy
+from cellorg.permissions.watcher import PolicyWatcher
 
 log = logging.getLogger(__name__)
 OUTBOX_RELAY_SECONDS = 5.0
@@ -78,14 +79,21 @@ def create_app(
         # Everything alive now lives as long as the process: keep it out of every GC pass, which would
         # otherwise rescan the schema and mappers and add tens of milliseconds to some requests.
         gc.freeze()
-        relay = asyncio.create_task(_relay_outbox(services)) if active.redis is not None else None
+        background: list[asyncio.Task[None]] = []
+        watcher = None
+        if settings.redis_url:
+            watcher = PolicyWatcher(settings.redis_url, services.policy, active.session_factory)
+            watcher.attach()
+            background += [asyncio.create_task(watcher.run()), asyncio.create_task(_relay_outbox(services))]
         try:
             yield
         finally:
-            if relay is not None:
-                relay.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await relay
+                    await task
+            if watcher is not None:
+                await watcher.close()
             if own_runtime:
                 await active.close()
 

@@ -7,7 +7,7 @@ before any sweep has run. Anything unreadable denies.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -52,6 +52,15 @@ class GrantWindow:
         return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """Grant windows to add or replace, and windows to drop: what one commit did to the policy."""
+
+    upserted: tuple[GrantWindow, ...] = ()
+    discarded: tuple[GrantWindow, ...] = ()
+
+
+Publisher = Callable[[PolicyChange], Awaitable[None]]
 LinkKey = tuple[str, str, str]
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
@@ -81,6 +90,8 @@ class PolicyEnforcer:
         self._windows: dict[LinkKey, dict[int, GrantWindow]] = {}
         self._decisions: dict[tuple[str, str, str, str], Decision] = {}
         self._add_role_permissions()
+        # Set by the policy watcher: tells the other processes what this one changed.
+        self.publisher: Publisher | None = None
 
     def enforce(self, subject: str, scope: str, obj: str, action: str) -> bool:
         """Casbin's decision, memoized for as long as no window of this subject in this scope opens or closes."""
@@ -109,6 +120,18 @@ class PolicyEnforcer:
                 self._windows.setdefault(key, {})[window.grant_id] = window
         if self._windows:
             self._casbin.add_named_grouping_policies("g", [list(key) for key in self._windows])
+
+    async def apply(self, change: PolicyChange) -> None:
+        """Apply a committed change here, then publish it to the other processes."""
+        self.apply_locally(change)
+        if self.publisher is not None:
+            await self.publisher(change)
+
+    def apply_locally(self, change: PolicyChange) -> None:
+        for window in change.discarded:
+            self.discard(window)
+        for window in change.upserted:
+            self.upsert(window)
 
     def upsert(self, window: GrantWindow) -> None:
         self._decisions.clear()

@@ -10,7 +10,7 @@ from cellorg.core.clock import utcnow
 from cellorg.core.db import after_commit
 from cellorg.core.errors import NotFoundError, ValidationFailed
 from cellorg.permissions.catalogue import ADMIN_ROLE, ORG_SCOPE, ROLES, role_named, scope_kind
-from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.permissions.enforcer import PolicyChange, PolicyEnforcer
 from cellorg.permissions.models import Grant
 from cellorg.permissions.repository import enforceable_windows, grants_of, window_of
 
@@ -52,12 +52,7 @@ async def grant_role(
     )
     session.add(grant)
     await session.flush()
-    window = window_of(grant)
-
-    async def _apply() -> None:
-        policy.upsert(window)
-
-    after_commit(session, _apply)
+    _after_commit_apply(session, policy, PolicyChange(upserted=(window_of(grant),)))
     return grant
 
 
@@ -91,13 +86,7 @@ async def end_grants(
         grant.revoked_by = ended_by
         grant.revoke_reason = reason
     await session.flush()
-    windows = [window_of(grant) for grant in grants]
-
-    async def _apply() -> None:
-        for window in windows:
-            policy.discard(window)
-
-    after_commit(session, _apply)
+    _after_commit_apply(session, policy, PolicyChange(discarded=tuple(window_of(grant) for grant in grants)))
 
 
 async def move_grant_ends(
@@ -107,13 +96,16 @@ async def move_grant_ends(
     for grant in grants:
         grant.valid_until = valid_until
     await session.flush()
-    windows = [window_of(grant) for grant in grants]
+    _after_commit_apply(session, policy, PolicyChange(upserted=tuple(window_of(grant) for grant in grants)))
 
-    async def _apply() -> None:
-        for window in windows:
-            policy.upsert(window)
 
-    after_commit(session, _apply)
+def _after_commit_apply(session: AsyncSession, policy: PolicyEnforcer, change: PolicyChange) -> None:
+    """The enforcer (and, through its publisher, every other process) learns of a change once it is committed."""
+
+    async def apply() -> None:
+        await policy.apply(change)
+
+    after_commit(session, apply)
 
 
 async def end_all_grants_of(

@@ -6,11 +6,14 @@ import threading
 from importlib.metadata import entry_points
 
 import typer
+from redis import Redis
 from rich.console import Console
 from rq import Queue, Worker
+from rq.cron import CronScheduler
 
+from cellorg.core.jobs import PERIODIC_SECONDS, periodic_jobs, run_periodic
 from cellorg.core.migrate import upgrade
-from cellorg.core.runtime import Runtime
+from cellorg.core.runtime import Runtime, connect_redis
 from cellorg.core.settings import get_settings
 
 console = Console()
@@ -47,6 +50,22 @@ def worker(burst: bool = typer.Option(False, help="Stop when the queue is empty.
         asyncio.run(runtime.close())
 
 
+def cron() -> None:
+    """Enqueue the timed jobs (close overdue projects, ...) with rq's cron scheduler, every minute."""
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print("[red]CELLORG_REDIS_URL is not set: without Redis, timed jobs run in the API process.[/red]")
+        raise typer.Exit(2)
+    cron_scheduler(connect_redis(settings.redis_url), settings.queue_name).start()  # type: ignore[no-untyped-call]
+
+
+def cron_scheduler(redis: Redis, queue_name: str) -> CronScheduler:
+    scheduler = CronScheduler(connection=redis, name=f"cellorg-{queue_name}")
+    for name, path in periodic_jobs().items():
+        scheduler.register(run_periodic, queue_name, args=(path,), interval=PERIODIC_SECONDS, name=name)
+    return scheduler
+
+
 def _relay_outbox(stop: threading.Event) -> None:
     async def relay() -> None:
         runtime = Runtime.from_settings(get_settings())
@@ -63,6 +82,7 @@ def _relay_outbox(stop: threading.Event) -> None:
 def register(root: typer.Typer) -> None:
     root.add_typer(db_app, name="db")
     root.command("worker")(worker)
+    root.command("cron")(cron)
 
 
 def build_app() -> typer.Typer:

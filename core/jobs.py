@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from importlib.metadata import entry_points
 from typing import Any
 
 from redis import Redis
@@ -174,6 +175,36 @@ class JobDispatcher:
             if row is not None:
                 row.dispatched_at = None
                 await session.commit()
+
+
+PERIODIC_GROUP = "cellorg.periodic"
+PERIODIC_SECONDS = 60
+
+
+def periodic_jobs() -> dict[str, str]:
+    """Each folder's timed jobs, declared as ``cellorg.periodic`` entry points: name -> job path."""
+    return {entry_point.name: entry_point.value for entry_point in entry_points(group=PERIODIC_GROUP)}
+
+
+async def run_periodic_job(session_factory: async_sessionmaker[AsyncSession], path: str) -> None:
+    """Run one timed job in its own transaction: the path rq's cron and the in-process timer share."""
+    async with session_factory() as session:
+        await resolve_job(path)(session)
+        await commit(session)
+
+
+def run_periodic(path: str) -> None:
+    """rq cron's entry point."""
+    from cellorg.core.runtime import Runtime
+
+    async def _main() -> None:
+        runtime = Runtime.from_settings()
+        try:
+            await run_periodic_job(runtime.session_factory, path)
+        finally:
+            await runtime.close()
+
+    asyncio.run(_main())
 
 
 def run_job(outbox_id: int) -> None:

@@ -14,6 +14,8 @@ from litestar.exceptions import ServiceUnavailableException
 from sqlalchemy import text
 from strawberry.litestar import make_graphql_controller
 
+from cellorg.core.clock import utcnow
+from cellorg.core.jobs import PERIODIC_SECONDS, periodic_jobs, run_periodic_job
 from cellorg.core.runtime import Runtime
 from cellorg.core.settings import Mode, Settings, get_settings
 from cellorg.graphql.auth import TokenCodec
@@ -64,6 +66,26 @@ async def _relay_outbox(services: Services) -> None:
             log.exception("outbox relay failed")
 
 
+async def _run_timed_jobs(services: Services) -> None:
+    """Without Redis there is no rq cron: run the timed jobs here, on the same code path."""
+    while True:
+        await asyncio.sleep(PERIODIC_SECONDS)
+        for path in periodic_jobs().values():
+            try:
+                await run_periodic_job(services.runtime.session_factory, path)
+            except Exception:
+                log.exception("timed job %s failed", path)
+
+
+async def _sweep_enforcer(services: Services) -> None:
+    """Each process drops the windows that have ended from its own enforcer (they deny already)."""
+    while True:
+        await asyncio.sleep(PERIODIC_SECONDS)
+        swept = services.policy.sweep(utcnow())
+        if swept:
+            log.info("swept %d ended grant windows", swept)
+
+
 def create_app(
     settings: Settings | None = None, *, runtime: Runtime | None = None, policy: PolicyEnforcer | None = None
 ) -> Litestar:
@@ -79,12 +101,14 @@ def create_app(
         # Everything alive now lives as long as the process: keep it out of every GC pass, which would
         # otherwise rescan the schema and mappers and add tens of milliseconds to some requests.
         gc.freeze()
-        background: list[asyncio.Task[None]] = []
+        background = [asyncio.create_task(_sweep_enforcer(services))]
         watcher = None
         if settings.redis_url:
             watcher = PolicyWatcher(settings.redis_url, services.policy, active.session_factory)
             watcher.attach()
             background += [asyncio.create_task(watcher.run()), asyncio.create_task(_relay_outbox(services))]
+        else:
+            background.append(asyncio.create_task(_run_timed_jobs(services)))
         try:
             yield
         finally:

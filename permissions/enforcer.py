@@ -159,6 +159,18 @@ class PolicyEnforcer:
     def _add_role_permissions(self) -> None:
         self._casbin.add_policies([[role.casbin_name, p.obj, p.action] for role in ROLES for p in role.permissions])
 
+    def sweep(self, at: datetime) -> int:
+        """Drop the windows that ended by ``at`` (they already deny); returns how many went."""
+        ended = [
+            window
+            for windows in self._windows.values()
+            for window in windows.values()
+            if window.valid_until is not None and window.valid_until <= at
+        ]
+        for window in ended:
+            self.discard(window)
+        return len(ended)
+
     @property
     def link_count(self) -> int:
         return len(self._windows)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
@@ -287,3 +288,17 @@ async def _current_member(session: AsyncSession, member_id: int) -> SquadMember:
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: its squad cannot change", field="memberId")
     return member
+
+
+async def expire_overdue_projects(session: AsyncSession, at: datetime) -> list[Project]:
+    """Close active projects whose end has passed, as of their end: no outcome was recorded."""
+    overdue = (
+        await session.scalars(select(Project).where(Project.status == ProjectStatus.ACTIVE, Project.ends_at <= at))
+    ).all()
+    for project in overdue:
+        project.status = ProjectStatus.CLOSED
+        project.closed_at = project.ends_at
+        for member in await current_members(session, project.id):
+            member.left_at = project.ends_at
+    await session.flush()
+    return list(overdue)

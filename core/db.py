@@ -149,3 +149,20 @@ async def atomic(session: AsyncSession) -> AsyncIterator[None]:
     except BaseException:
         del hooks[mark:]
         raise
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Triggers by which the database itself refuses UPDATE and DELETE on ``table`` (for migrations)."""
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_change()",
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    ]

@@ -1,6 +1,6 @@
 """DataLoaders, created fresh for every request so nothing is cached across users."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import TypeVar
 
@@ -12,10 +12,12 @@ from cellorg.core.clock import utcnow
 from cellorg.org import repository as org_repository
 from cellorg.org.models import Dimension, Membership, Person, Unit
 from cellorg.permissions.models import Grant
+from cellorg.projects import okrs
 from cellorg.projects import repository as project_repository
-from cellorg.projects.models import SquadMember, SquadSlot
+from cellorg.projects.models import KeyResult, Objective, SquadMember, SquadSlot
 
 _Row = TypeVar("_Row", Unit, Person, Dimension)
+_Item = TypeVar("_Item")
 
 
 def _by_id(session: AsyncSession, model: type[_Row]) -> DataLoader[int, _Row | None]:
@@ -103,6 +105,27 @@ class Loaders:
         async def load(project_ids: Sequence[int]) -> list[list[SquadMember]]:
             grouped = await project_repository.members_of(self._session, project_ids, include_former=include_former)
             return [grouped[project_id] for project_id in project_ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def objectives(self) -> DataLoader[int, list[Objective]]:
+        return self._grouped(okrs.objectives_of)
+
+    @cached_property
+    def key_results(self) -> DataLoader[int, list[KeyResult]]:
+        return self._grouped(okrs.key_results_of)
+
+    @cached_property
+    def aligned_objectives(self) -> DataLoader[int, list[Objective]]:
+        return self._grouped(okrs.aligned_with)
+
+    def _grouped(
+        self, query: Callable[[AsyncSession, Sequence[int]], Awaitable[dict[int, list[_Item]]]]
+    ) -> DataLoader[int, list[_Item]]:
+        async def load(keys: Sequence[int]) -> list[list[_Item]]:
+            grouped = await query(self._session, keys)
+            return [grouped[key] for key in keys]
 
         return DataLoader(load_fn=load)
 

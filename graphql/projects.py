@@ -11,8 +11,10 @@ from cellorg.core.clock import utcnow
 from cellorg.core.errors import ValidationFailed
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
+from cellorg.graphql.okrs import Objective
 from cellorg.graphql.org import Person, Unit
 from cellorg.permissions.catalogue import (
+    OKRS_READ,
     PROJECT_MANAGE,
     PROJECT_READ,
     PROJECTS_CREATE,
@@ -147,6 +149,11 @@ class Project:
         loader = info.context.loaders.all_members if include_former else info.context.loaders.members
         return [SquadMember.of(member) for member in await loader.load(self.id)]
 
+    @strawberry.field
+    async def objectives(self, info: Info) -> list[Objective]:
+        info.context.check(OKRS_READ, project_scope(self.id))
+        return [Objective.of(row) for row in await info.context.loaders.objectives.load(self.id)]
+
 
 async def _unit(info: Info, unit_id: int | None) -> Unit | None:
     if unit_id is None:
@@ -186,7 +193,7 @@ class ProjectsQuery:
     @query_field(description="One project, for those with a grant in it (and auditors).")
     async def project(self, info: Info, id: int) -> Project:  # noqa: A002
         info.context.require(PROJECT_READ, project_scope(id))
-        return Project.of(await service.get_project(info.context.db, id))
+        return Project.of(await repo.get_project(info.context.db, id))
 
     @query_field(description="Projects the caller may read, by status, customer, product line, member, end date.")
     async def projects(

@@ -20,6 +20,7 @@ from strawberry.types.graphql import OperationType
 
 from cellorg.core.db import commit, rollback
 from cellorg.graphql.errors import is_unexpected
+from cellorg.graphql.okrs import OkrsMutation, OkrsQuery
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
 from cellorg.graphql.projects import ProjectsMutation, ProjectsQuery
@@ -35,8 +36,8 @@ class HealthQuery:
         return "ok"
 
 
-Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation))
+Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery))
+Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation))
 
 
 class RequestTransaction(SchemaExtension):

@@ -1,7 +1,9 @@
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellorg.core.db import Base
@@ -43,6 +45,7 @@ class Project(Base):
     ends_at: Mapped[datetime]
     status: Mapped[ProjectStatus] = mapped_column(_enum(ProjectStatus))
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome))
+    activated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -87,3 +90,60 @@ class SquadMember(Base):
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
+
+
+class Objective(Base):
+    __tablename__ = "objectives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class KeyResult(Base):
+    """A measurable result: progress is current / target, capped at 100%."""
+
+    __tablename__ = "key_results"
+    __table_args__ = (CheckConstraint("target > 0", name="target_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    target: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    current: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    unit: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    @property
+    def progress(self) -> Decimal:
+        return min(self.current / self.target, Decimal(1)).quantize(Decimal("0.0001"))
+
+
+class ObjectiveAlignment(Base):
+    """A horizontal link between objectives of two projects, read from both sides."""
+
+    __tablename__ = "objective_alignments"
+    __table_args__ = (
+        UniqueConstraint("objective_id", "aligned_objective_id"),
+        CheckConstraint("objective_id <> aligned_objective_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
+    aligned_objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class ProjectArchive(Base):
+    """What a closed project leaves behind, written once at its close; the database refuses changes."""
+
+    __tablename__ = "project_archives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

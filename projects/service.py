@@ -14,8 +14,9 @@ from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.models import Grant
 from cellorg.permissions.repository import grants_of
 from cellorg.permissions.service import end_grants, grant_role, move_grant_ends
+from cellorg.projects.archive import write_archive
 from cellorg.projects.models import Outcome, Project, ProjectStatus, SquadMember, SquadSlot
-from cellorg.projects.repository import allocated_pct, current_members
+from cellorg.projects.repository import allocated_pct, current_members, get_project
 
 MAX_NAME = 200
 TRANSITIONS: dict[ProjectStatus, set[ProjectStatus]] = {
@@ -31,13 +32,6 @@ class StaffingRules:
     """How much of a person all open squads together may hold."""
 
     max_allocation_pct: int = 100
-
-
-async def get_project(session: AsyncSession, project_id: int) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError("Project", project_id)
-    return project
 
 
 async def _unit_of_dimension(session: AsyncSession, unit_id: int | None, dimension_key: str, field: str) -> None:
@@ -115,6 +109,7 @@ async def activate_project(session: AsyncSession, project_id: int) -> Project:
     if project.ends_at <= utcnow():
         raise ValidationFailed("the project has already ended: extend it first", field="endsAt")
     _transition(project, ProjectStatus.ACTIVE)
+    project.activated_at = utcnow()
     await session.flush()
     return project
 
@@ -148,7 +143,7 @@ async def close_project(
         member.left_at = now
     live = await grants_of(session, scope=project_scope(project.id), live_at=now)
     await end_grants(session, policy, list(live), at=now, ended_by=closed_by, reason=f"project closed: {outcome}")
-    await session.flush()
+    await write_archive(session, project)
     return project
 
 
@@ -300,5 +295,5 @@ async def expire_overdue_projects(session: AsyncSession, at: datetime) -> list[P
         project.closed_at = project.ends_at
         for member in await current_members(session, project.id):
             member.left_at = project.ends_at
-    await session.flush()
+        await write_archive(session, project)
     return list(overdue)

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
+    """Projects, squad slots and squad members."""
     op.create_table('projects',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -85,7 +85,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
+    """Drop every table of this revision."""
     with op.batch_alter_table('squad_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_squad_members_slot_id'))
         batch_op.drop_index(batch_op.f('ix_squad_members_project_id'))

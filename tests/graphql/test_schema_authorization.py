@@ -45,6 +45,7 @@ def sample_value(type_: GraphQLInputType) -> Any:
         "DateTime": datetime(2030, 1, 1, tzinfo=UTC).isoformat(),
         "ID": "1",
         "Float": 1.0,
+        "Decimal": "1",
     }
     return samples[type_.name]
 

@@ -61,3 +61,45 @@ async def test_demo_roles_decide_what_each_person_may_do(
 async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/health")).json() == {"status": "ok"}
     assert (await api.client.get("/ready")).json() == {"status": "ready"}
+
+
+async def test_story_squad_formed_won_closed_and_archived(
+    api: Api, session: AsyncSession, policy: PolicyEnforcer
+) -> None:
+    await seed_demo(session, policy)
+    await commit(session)
+    wang = await token_of(api, session, "Wang Lei")
+    mine = await api.post("{ projects(status: [CLOSED]) { id name outcome } }", token=wang)
+    assert mine["data"]["projects"] == []  # the squad dissolved: no live grant, no list entry
+    auditor = await token_of(api, session, "Zhou Wen")
+    closed = (await api.post("{ projects(status: [CLOSED]) { id name outcome } }", token=auditor))["data"]["projects"]
+    [bid] = [p for p in closed if p["name"] == "NEV Motors Line 3 bid"]
+    assert bid["outcome"] == "WON"
+
+    archive = await api.post(f"{{ projectArchive(projectId: {bid['id']}) {{ content }} }}", token=wang)
+    content = archive["data"]["projectArchive"]["content"]
+    assert [(m["name"], m["role"], m["tenure_days"]) for m in content["members"]] == [
+        ("Wang Lei", "lead", 19.0),
+        ("Chen Jing", "member", 19.0),
+        ("Liu Yang", "finance", 19.0),
+        ("Zhao Min", "member", 19.0),
+    ]
+    [objective] = content["okrs"]
+    assert objective["objective"] == "Win the NEV Motors Line 3 contract"
+    assert [kr["progress"] for kr in objective["key_results"]] == ["1.0000", "1.0000"]
+    assert len(objective["aligned_with"]) == 1
+
+    active = (await api.post("{ projects(status: [ACTIVE]) { id name } }", token=auditor))["data"]["projects"]
+    [robotics] = [p for p in active if p["name"] == "Robotics cell pilot"]
+    zhao = await token_of(api, session, "Zhao Min")
+    hidden = await api.post(f"{{ project(id: {robotics['id']}) {{ name }} }}", token=zhao)
+    assert hidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    liu = await token_of(api, session, "Liu Yang")
+    after_close = await api.post(f"{{ project(id: {bid['id']}) {{ name }} }}", token=liu)
+    assert after_close["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    aligned = await api.post(
+        f"{{ project(id: {robotics['id']}) {{ objectives {{ alignedWith {{ title }} }} }} }}", token=auditor
+    )
+    assert aligned["data"]["project"]["objectives"][0]["alignedWith"] == [
+        {"title": "Win the NEV Motors Line 3 contract"}
+    ]

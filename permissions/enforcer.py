@@ -1,7 +1,11 @@
 """The Casbin enforcer, derived from the grants table.
 
-Casbin holds the shared ``p`` lines (role -> permission) and one ``g`` line per (subject, role,
-scope). Validity is not Casbin's business: the ``grant_valid`` matcher function checks each role link
+Casbin holds the shared ``p`` lines (role -> permission) and one role link per (subject, role,
+scope). The links go straight into Casbin's domain role manager: its management API checks each
+new ``g`` line for duplicates with a linear scan, which made loading 100,000 grants take minutes
+(and every grant change cost milliseconds); our links are unique by construction.
+
+Validity is not Casbin's business: the ``grant_valid`` matcher function checks each role link
 against windows kept here, with ``core``'s clock, so an expired grant is denied the second it ends,
 before any sweep has run. Anything unreadable denies.
 """
@@ -89,7 +93,8 @@ class PolicyEnforcer:
         self._casbin.add_function("grant_valid", self._grant_valid)
         self._windows: dict[LinkKey, dict[int, GrantWindow]] = {}
         self._decisions: dict[tuple[str, str, str, str], Decision] = {}
-        self._add_role_permissions()
+        self._casbin.add_policies([[role.casbin_name, p.obj, p.action] for role in ROLES for p in role.permissions])
+        self._links = self._casbin.get_role_manager()
         # Set by the policy watcher: tells the other processes what this one changed.
         self.publisher: Publisher | None = None
 
@@ -111,15 +116,16 @@ class PolicyEnforcer:
     def load(self, windows: Iterable[GrantWindow]) -> None:
         """Replace every role link with ``windows`` (the grants that are live or still to come)."""
         self._decisions.clear()
-        self._casbin.clear_policy()
-        self._add_role_permissions()
+        self._links.clear()
         self._windows = {}
         for window in windows:
             key = self._key(window)
-            if key is not None:
-                self._windows.setdefault(key, {})[window.grant_id] = window
-        if self._windows:
-            self._casbin.add_named_grouping_policies("g", [list(key) for key in self._windows])
+            if key is None:
+                continue
+            if key not in self._windows:
+                self._windows[key] = {}
+                self._links.add_link(*key)
+            self._windows[key][window.grant_id] = window
 
     async def apply(self, change: PolicyChange) -> None:
         """Apply a committed change here, then publish it to the other processes."""
@@ -140,7 +146,7 @@ class PolicyEnforcer:
             return
         if key not in self._windows:
             self._windows[key] = {}
-            self._casbin.add_named_grouping_policy("g", *key)
+            self._links.add_link(*key)
         self._windows[key][window.grant_id] = window
 
     def discard(self, window: GrantWindow) -> None:
@@ -154,10 +160,7 @@ class PolicyEnforcer:
         windows.pop(window.grant_id, None)
         if not windows:
             del self._windows[key]
-            self._casbin.remove_named_grouping_policy("g", *key)
-
-    def _add_role_permissions(self) -> None:
-        self._casbin.add_policies([[role.casbin_name, p.obj, p.action] for role in ROLES for p in role.permissions])
+            self._links.delete_link(*key)
 
     def sweep(self, at: datetime) -> int:
         """Drop the windows that ended by ``at`` (they already deny); returns how many went."""

@@ -66,6 +66,16 @@ class PolicyChange:
 
 Publisher = Callable[[PolicyChange], Awaitable[None]]
 LinkKey = tuple[str, str, str]
+
+
+def _readable(window: GrantWindow) -> bool:
+    """Timezone-aware bounds, the end after the start."""
+    start, end = window.valid_from, window.valid_until
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        return False
+    return end is None or (isinstance(end, datetime) and end.tzinfo is not None and end > start)
+
+
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
 MAX_MEMOIZED_DECISIONS = 500_000
@@ -180,9 +190,13 @@ class PolicyEnforcer:
 
     @staticmethod
     def _key(window: GrantWindow) -> LinkKey | None:
-        """The Casbin role link of a window; None (never loaded, so denied) for a scope we do not know."""
+        """The Casbin role link of a window; None (never loaded, so denied) for a scope we do not know
+        or a validity we cannot read."""
         kind = scope_kind(window.scope)
-        return None if kind is None else (window.subject, casbin_role(kind, window.role), window.scope)
+        if kind is None or not _readable(window):
+            log.warning("grant %s has no readable scope or validity: denied", window.grant_id)
+            return None
+        return (window.subject, casbin_role(kind, window.role), window.scope)
 
     def _stable_span(self, subject: str, scope: str, now: datetime) -> tuple[datetime, datetime] | None:
         """The interval around ``now`` in which none of the subject's windows in ``scope`` starts or ends."""

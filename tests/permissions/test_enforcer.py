@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cellorg.core.clock import clock
 from cellorg.permissions.enforcer import GrantWindow, PolicyEnforcer
 
@@ -84,11 +86,23 @@ def test_window_in_an_unknown_scope_is_never_loaded() -> None:
     assert not policy.enforce("person:7", "team:1", "org", "write")
 
 
-def test_unreadable_window_denies() -> None:
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (None, END),
+        (START.replace(tzinfo=None), END),  # no timezone: which second would it end at?
+        (START, END.replace(tzinfo=None)),
+        (END, START),  # ends before it starts
+        ("2026-12-01", END),
+    ],
+    ids=["no-start", "naive-start", "naive-end", "inverted", "text"],
+)
+def test_grant_whose_validity_cannot_be_read_denies(start, end) -> None:  # type: ignore[no-untyped-def]
     policy = PolicyEnforcer()
-    policy.load([GrantWindow(1, "person:7", "admin", "org", None, END)])  # type: ignore[arg-type]
-    clock.freeze(START)
+    policy.load([GrantWindow(1, "person:7", "admin", "org", start, end), window(2, subject="person:8")])
+    clock.freeze(START + timedelta(days=1))
     assert not policy.enforce("person:7", "org", "org", "write")
+    assert policy.enforce("person:8", "org", "org", "write")
 
 
 def test_discarding_the_last_window_removes_the_link_but_keeps_others() -> None:

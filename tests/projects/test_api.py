@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import clock
 from cellorg.permissions.models import Grant
-from cellorg.projects.models import SquadMember
+from cellorg.projects import service
+from cellorg.projects.models import Outcome, SquadMember
 from tests.conftest import Api, OrgBuilder, StatementCounter
 from tests.projects.conftest import SquadBuilder
 
@@ -133,3 +134,59 @@ async def test_projects_list_shows_only_projects_the_caller_is_in(
     assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     everything = await api.query("{ projects(status: [DRAFT]) { id } }", as_=auditor)
     assert {first.project.id, second.project.id} <= {p["id"] for p in everything["data"]["projects"]}
+
+
+async def test_projects_filter_by_customer_member_and_end(
+    api: Api, squads: SquadBuilder, build: OrgBuilder, session: AsyncSession, frozen_now
+) -> None:  # type: ignore[no-untyped-def]
+
+    customer = await build.unit("NEV Motors", dimension="customer")
+    owner = await build.person(role="manager")
+    ours = await service.create_project(
+        session,
+        squads.policy,
+        name="For NEV",
+        description="",
+        owner_id=owner.id,
+        starts_at=frozen_now,
+        ends_at=frozen_now + timedelta(days=10),
+        customer_unit_id=customer,
+        product_line_unit_id=None,
+    )
+    other = await squads.squad(now=frozen_now)
+    chen = await squads.join(other, "member")
+    auditor = await build.person(role="auditor")
+    await build.commit()
+
+    async def ids(arguments: str) -> set[int]:
+        result = await api.query(f"{{ projects({arguments}) {{ id }} }}", as_=auditor)
+        return {project["id"] for project in result["data"]["projects"]}
+
+    assert await ids(f"customerUnitId: {customer}") == {ours.id}
+    assert await ids(f"memberPersonId: {chen.id}") == {other.project.id}
+    soon = (frozen_now + timedelta(days=11)).isoformat()
+    assert ours.id in await ids(f'endsBefore: "{soon}"')
+    assert other.project.id not in await ids(f'endsBefore: "{soon}"')
+
+
+async def test_auditors_read_who_granted_and_ended_what_in_a_project(
+    api: Api, squads: SquadBuilder, build: OrgBuilder, session: AsyncSession, frozen_now
+) -> None:  # type: ignore[no-untyped-def]
+
+    squad = await squads.squad(now=frozen_now)
+    await squads.join(squad, "member")
+    auditor = await build.person(role="auditor")
+    clock.advance(timedelta(days=3))
+    await service.close_project(
+        session, squads.policy, squad.project.id, outcome=Outcome.CANCELLED, closed_by=f"person:{squad.owner.id}"
+    )
+    await build.commit()
+    trail = await api.query(
+        f'{{ grants(scope: "{squad.scope}") {{ role reason validFrom revokedAt revokedBy revokeReason }} }}',
+        as_=auditor,
+    )
+    ended = {(g["role"], g["revokedBy"], g["revokeReason"]) for g in trail["data"]["grants"]}
+    assert ended == {
+        ("lead", f"person:{squad.owner.id}", "project closed: cancelled"),
+        ("member", f"person:{squad.owner.id}", "project closed: cancelled"),
+    }

@@ -129,7 +129,7 @@ class PolicyEnforcer:
         self._links.clear()
         self._windows = {}
         for window in windows:
-            key = self._key(window)
+            key = self._loadable_key(window)
             if key is None:
                 continue
             if key not in self._windows:
@@ -151,8 +151,9 @@ class PolicyEnforcer:
 
     def upsert(self, window: GrantWindow) -> None:
         self._decisions.clear()
-        key = self._key(window)
+        key = self._loadable_key(window)
         if key is None:
+            self.discard(window)  # whatever this grant was before, it no longer works
             return
         if key not in self._windows:
             self._windows[key] = {}
@@ -190,13 +191,17 @@ class PolicyEnforcer:
 
     @staticmethod
     def _key(window: GrantWindow) -> LinkKey | None:
-        """The Casbin role link of a window; None (never loaded, so denied) for a scope we do not know
-        or a validity we cannot read."""
+        """The Casbin role link of a window; None for a scope we do not know."""
         kind = scope_kind(window.scope)
-        if kind is None or not _readable(window):
+        return None if kind is None else (window.subject, casbin_role(kind, window.role), window.scope)
+
+    def _loadable_key(self, window: GrantWindow) -> LinkKey | None:
+        """The link of a window that may be loaded: one whose scope and validity we can read (else denied)."""
+        key = self._key(window)
+        if key is None or not _readable(window):
             log.warning("grant %s has no readable scope or validity: denied", window.grant_id)
             return None
-        return (window.subject, casbin_role(kind, window.role), window.scope)
+        return key
 
     def _stable_span(self, subject: str, scope: str, now: datetime) -> tuple[datetime, datetime] | None:
         """The interval around ``now`` in which none of the subject's windows in ``scope`` starts or ends."""

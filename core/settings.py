@@ -3,7 +3,7 @@
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN_SECRET = "cellorg-dev-secret-change-me-in-production"  # noqa: S105  (a dev-only default)
@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     token_issuer: str = "cellorg"  # noqa: S105  (the issuer claim, not a secret)
     token_ttl_seconds: int = 8 * 3600
     queue_name: str = "cellorg"
+    max_allocation_pct: int = Field(default=100, ge=1, le=1000)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -324,6 +324,10 @@ class ProjectsMutation:
         return SquadMember.of(member)
 
 
+def _staffing_rules(info: Info) -> service.StaffingRules:
+    return service.StaffingRules(max_allocation_pct=info.context.services.runtime.settings.max_allocation_pct)
+
+
 async def _require_squad_write(info: Info, member_id: int) -> None:
     member = await info.context.db.get(models.SquadMember, member_id)
     info.context.require(SQUAD_WRITE, project_scope(member.project_id) if member else NO_PROJECT)

@@ -258,7 +258,13 @@ async def remove_member(
 
 
 async def change_role(
-    session: AsyncSession, policy: PolicyEnforcer, member_id: int, *, role: str, changed_by: str | None
+    session: AsyncSession,
+    policy: PolicyEnforcer,
+    member_id: int,
+    *,
+    role: str,
+    changed_by: str | None,
+    rules: StaffingRules = StaffingRules(),  # noqa: B008  (frozen, shared safely)
 ) -> SquadMember:
     """End the member's grant and start one with the new role; the tenure under each role stays."""
     if role_named(role, ScopeKind.PROJECT) is None:
@@ -270,7 +276,7 @@ async def change_role(
     project = await get_project(session, member.project_id)
     assert slot is not None
     await remove_member(session, policy, member_id, removed_by=changed_by, reason=f"role changed to {role}")
-    return await _join(session, policy, project, slot, member.person_id, role, changed_by, StaffingRules())
+    return await _join(session, policy, project, slot, member.person_id, role, changed_by, rules)
 
 
 async def _current_member(session: AsyncSession, member_id: int) -> SquadMember:

@@ -109,3 +109,16 @@ async def test_a_closed_project_takes_no_members_and_its_squad_has_left(
     assert await allocated_pct(session, person.id) == 0
     with pytest.raises(ValidationFailed, match="the project is closed: it takes no new members"):
         await squads.join(squad, "member")
+
+
+async def test_the_allocation_cap_is_configurable(
+    squads: SquadBuilder, session: AsyncSession, policy: PolicyEnforcer, frozen_now
+) -> None:  # type: ignore[no-untyped-def]
+    first = await squads.squad(now=frozen_now, allocation=80)
+    second = await squads.squad(now=frozen_now, allocation=80)
+    person = await squads.join(first, "member")
+    generous = service.StaffingRules(max_allocation_pct=160)
+    await service.add_member(
+        session, policy, slot_id=second.slots["member"].id, person_id=person.id, added_by=None, rules=generous
+    )
+    assert await allocated_pct(session, person.id) == 160

@@ -264,7 +264,7 @@ async def change_role(
     *,
     role: str,
     changed_by: str | None,
-    rules: StaffingRules = StaffingRules(),  # noqa: B008  (frozen, shared safely)
+    rules: StaffingRules = StaffingRules(),
 ) -> SquadMember:
     """End the member's grant and start one with the new role; the tenure under each role stays."""
     if role_named(role, ScopeKind.PROJECT) is None:

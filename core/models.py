@@ -7,6 +7,7 @@ MODEL_MODULES = (
     "cellorg.org.models",
     "cellorg.permissions.models",
     "cellorg.projects.models",
+    "cellorg.talent_pool.models",
 )
 
 

@@ -24,6 +24,7 @@ from cellorg.graphql.okrs import OkrsMutation, OkrsQuery
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
 from cellorg.graphql.projects import ProjectsMutation, ProjectsQuery
+from cellorg.graphql.talent import TalentMutation, TalentQuery
 from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ class HealthQuery:
         return "ok"
 
 
-Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation))
+Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery))
+Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation, TalentMutation))
 
 
 class RequestTransaction(SchemaExtension):

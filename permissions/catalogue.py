@@ -29,6 +29,8 @@ ORG_WRITE = Permission("org", "write")
 GRANTS_READ = Permission("grants", "read")
 GRANTS_WRITE = Permission("grants", "write")
 PROJECTS_CREATE = Permission("projects", "create")
+SKILLS_CURATE = Permission("skills", "curate")
+SKILLS_USE = Permission("skills", "use")  # propose skills, claim one's own, endorse colleagues
 
 PROJECT_READ = Permission("project", "read")
 PROJECT_MANAGE = Permission("project", "manage")
@@ -63,7 +65,7 @@ ROLES: tuple[Role, ...] = (
         "admin",
         ScopeKind.ORG,
         "Models the org graph, manages people and org roles, forms squads.",
-        frozenset({ORG_READ, ORG_WRITE, GRANTS_READ, GRANTS_WRITE, PROJECTS_CREATE}),
+        frozenset({ORG_READ, ORG_WRITE, GRANTS_READ, GRANTS_WRITE, PROJECTS_CREATE, SKILLS_CURATE, SKILLS_USE}),
     ),
     Role("manager", ScopeKind.ORG, "Forms deal squads.", frozenset({ORG_READ, PROJECTS_CREATE})),
     Role("finance", ScopeKind.ORG, "Runs bonus rounds.", frozenset({ORG_READ})),
@@ -73,7 +75,12 @@ ROLES: tuple[Role, ...] = (
         "Reads every record and the grant trail.",
         frozenset({ORG_READ, GRANTS_READ}) | READ_EVERY_PROJECT,
     ),
-    Role("member", ScopeKind.ORG, "Every active person: reads the org graph.", frozenset({ORG_READ})),
+    Role(
+        "member",
+        ScopeKind.ORG,
+        "Every active person: reads the org graph, claims skills, endorses colleagues.",
+        frozenset({ORG_READ, SKILLS_USE}),
+    ),
     # Project roles: granted in one project's scope, until the project ends.
     Role(
         "lead",

@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.graphql.schema import build_schema
 from cellorg.org.models import Dimension, Membership, Person, Unit
+from cellorg.permissions.catalogue import subject_of_person
+from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.models import Grant
+from cellorg.permissions.service import end_all_grants_of
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -46,6 +49,7 @@ def sample_value(type_: GraphQLInputType) -> Any:
         "ID": "1",
         "Float": 1.0,
         "Decimal": "1",
+        "Date": "2030-01-01",
     }
     return samples[type_.name]
 
@@ -71,6 +75,7 @@ def test_the_walk_covers_every_root_field() -> None:
     assert len(QUERIES) >= 7
     assert len(MUTATIONS) >= 11
     assert "createPerson" in MUTATIONS
+    assert "claimSkill" in MUTATIONS
     assert "revokeGrant" in MUTATIONS
 
 
@@ -86,11 +91,12 @@ async def test_every_operation_refuses_an_anonymous_caller(api: Api, kind: str, 
 
 
 @pytest.mark.parametrize("name", MUTATIONS)
-async def test_mutation_refuses_member_without_grant_and_writes_nothing(
-    api: Api, build: OrgBuilder, session: AsyncSession, name: str
+async def test_mutation_refuses_a_caller_without_grants_and_writes_nothing(
+    api: Api, build: OrgBuilder, session: AsyncSession, policy: PolicyEnforcer, name: str
 ) -> None:
     home = await build.unit("Walk Region")
-    member = await build.person("Plain Member", home_unit=home)
+    member = await build.person("No Grants", home_unit=home)
+    await end_all_grants_of(session, policy, subject_of_person(member.id), ended_by=None, reason="walk")
     await build.commit()
     before = await row_counts(session)
     document, variables = operation("mutation", name, SCHEMA.mutation_type.fields[name])  # type: ignore[union-attr]

@@ -24,7 +24,7 @@ from cellorg.graphql.okrs import OkrsMutation, OkrsQuery
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
 from cellorg.graphql.projects import ProjectsMutation, ProjectsQuery
-from cellorg.graphql.talent import TalentMutation, TalentQuery
+from cellorg.graphql.talent import ProposalMutation, TalentMutation, TalentQuery
 from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,10 @@ class HealthQuery:
 
 
 Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery))
-Mutation = merge_types("Mutation", (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation, TalentMutation))
+Mutation = merge_types(
+    "Mutation",
+    (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation, TalentMutation, ProposalMutation),
+)
 
 
 class RequestTransaction(SchemaExtension):

@@ -7,11 +7,14 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
+from cellorg.core.errors import ValidationFailed
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
+from cellorg.graphql.org import Person
 from cellorg.permissions.catalogue import ORG_READ, SKILLS_CURATE, SKILLS_USE, SQUAD_WRITE, project_scope
 from cellorg.projects.models import SquadSlot
-from cellorg.talent_pool import models, service
+from cellorg.projects.service import StaffingRules
+from cellorg.talent_pool import matcher, models, proposals, service
 
 
 @strawberry.type
@@ -231,3 +234,138 @@ class TalentMutation:
         return SlotRequirement(
             id=row.id, slot_id=row.slot_id, skill_id=row.skill_id, min_level=row.min_level, weight=row.weight
         )
+
+
+@strawberry.type(description="The squad members an accepted proposal created.")
+class Staffed:
+    member_ids: list[int]
+
+
+@strawberry.type
+class ScorePart:
+    name: str
+    value: float
+
+
+@strawberry.type
+class Candidate:
+    person_id: int
+    score: float
+    parts: list[ScorePart]
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person:
+        return Person.of(await info.context.loaders.person.load(self.person_id))
+
+
+@strawberry.type
+class ProposedSeat:
+    slot_id: int
+    chosen: Candidate
+    alternatives: list[Candidate] = strawberry.field(description="The next-best people for this slot, not chosen.")
+
+    @strawberry.field
+    async def slot_title(self, info: Info) -> str:
+        slot = await info.context.db.get(SquadSlot, self.slot_id)
+        return slot.title if slot else ""
+
+
+@strawberry.type(description="The squad with the highest total score that meets every constraint.")
+class SquadProposal:
+    total: float
+    seats: list[ProposedSeat]
+
+
+@strawberry.type(description="No squad meets the constraints; the reasons say which one cannot be met.")
+class InfeasibleSquad:
+    reasons: list[str]
+
+
+@strawberry.input
+class UnitCapInput:
+    dimension: str
+    limit: int
+
+
+@strawberry.input
+class DistinctUnitsInput:
+    dimension: str
+    count: int
+
+
+@strawberry.input
+class SquadConstraintsInput:
+    max_per_unit: list[UnitCapInput] = strawberry.field(default_factory=list)
+    min_distinct_units: list[DistinctUnitsInput] = strawberry.field(default_factory=list)
+    include: list[int] = strawberry.field(default_factory=list)
+    exclude: list[int] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SeatInput:
+    slot_id: int
+    person_id: int
+
+
+ProposalResult = Annotated[
+    SquadProposal | InfeasibleSquad | ValidationError | NotFound | PermissionDenied, strawberry.union("ProposalResult")
+]
+StaffingResult = Annotated[Staffed | ValidationError | NotFound | PermissionDenied, strawberry.union("StaffingResult")]
+
+
+def _candidate(person_id: int, score: matcher.Score) -> Candidate:
+    parts = [ScorePart(name=name, value=value) for name, value in score.parts.items()]
+    return Candidate(person_id=person_id, score=score.total, parts=parts)
+
+
+def _constraints(given: SquadConstraintsInput) -> matcher.SquadConstraints:
+    if any(cap.limit < 0 for cap in given.max_per_unit) or any(d.count < 0 for d in given.min_distinct_units):
+        raise ValidationFailed("limits and counts are zero or more", field="constraints")
+    return matcher.SquadConstraints(
+        max_per_unit=tuple(matcher.MaxPerUnit(cap.dimension, cap.limit) for cap in given.max_per_unit),
+        min_distinct=tuple(matcher.MinDistinctUnits(d.dimension, d.count) for d in given.min_distinct_units),
+        include=frozenset(given.include),
+        exclude=frozenset(given.exclude),
+    )
+
+
+def _settings(info: Info) -> proposals.ProposalSettings:
+    return proposals.ProposalSettings(max_allocation_pct=info.context.services.runtime.settings.max_allocation_pct)
+
+
+@strawberry.type
+class ProposalMutation:
+    @mutation_field(description="The best squad for the project's open seats from the whole talent pool, with reasons.")
+    async def propose_squad(
+        self, info: Info, project_id: int, constraints: SquadConstraintsInput | None = None
+    ) -> ProposalResult:
+        info.context.require(SQUAD_WRITE, project_scope(project_id))
+        result = await proposals.propose_squad(
+            info.context.db, project_id, _constraints(constraints or SquadConstraintsInput()), _settings(info)
+        )
+        if isinstance(result, matcher.Infeasible):
+            return InfeasibleSquad(reasons=list(result.reasons))
+        return SquadProposal(
+            total=result.total,
+            seats=[
+                ProposedSeat(
+                    slot_id=seat.slot_id,
+                    chosen=_candidate(seat.person_id, seat.score),
+                    alternatives=[_candidate(a.person_id, a.score) for a in seat.alternatives],
+                )
+                for seat in result.assignments
+            ],
+        )
+
+    @mutation_field(description="Staff the accepted seats: each person joins with the slot's project role.")
+    async def accept_proposal(self, info: Info, project_id: int, seats: list[SeatInput]) -> StaffingResult:
+        info.context.require(SQUAD_WRITE, project_scope(project_id))
+        members = await proposals.accept_proposal(
+            info.context.db,
+            info.context.services.policy,
+            project_id,
+            [(s.slot_id, s.person_id) for s in seats],
+            accepted_by=info.context.viewer.subject,
+            staffing=StaffingRules(max_allocation_pct=info.context.services.runtime.settings.max_allocation_pct),
+        )
+        return Staffed(member_ids=[member.id for member in members])

@@ -1,0 +1,104 @@
+"""Proposing a squad from the whole talent pool, and staffing it once the manager accepts."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.core.clock import utcnow
+from cellorg.core.errors import ValidationFailed
+from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.projects import service as projects
+from cellorg.projects.models import SquadMember, SquadSlot
+from cellorg.projects.repository import current_members, get_project
+from cellorg.talent_pool import repository as repo
+from cellorg.talent_pool.matcher import Candidate, Infeasible, Proposal, Score, Slot, SquadConstraints, match
+from cellorg.talent_pool.scoring import ScoringRules, fit
+
+
+@dataclass(frozen=True)
+class ProposalSettings:
+    max_allocation_pct: int = 100
+    scoring: ScoringRules = field(default_factory=ScoringRules)
+    alternatives: int = 3
+
+
+async def propose_squad(
+    session: AsyncSession,
+    project_id: int,
+    constraints: SquadConstraints,
+    settings: ProposalSettings = ProposalSettings(),
+) -> Proposal | Infeasible:
+    """The best squad for the project's open seats under ``constraints``, found exactly by the matcher."""
+    project = await get_project(session, project_id)
+    if not project.is_open:
+        raise ValidationFailed(f"the project is {project.status}: it takes no new members", field="projectId")
+    members = await current_members(session, project.id)
+    taken: defaultdict[int, int] = defaultdict(int)
+    for member in members:
+        taken[member.slot_id] += 1
+    slots = [slot for slot in await repo.slots_of_project(session, project.id) if slot.headcount > taken[slot.id]]
+    if not slots:
+        raise ValidationFailed("every slot of the project is already staffed", field="projectId")
+    requirements = await repo.requirements_of(session, [slot.id for slot in slots])
+    bare = [slot.title for slot in slots if not requirements[slot.id]]
+    if bare:
+        return Infeasible(reasons=tuple(f"slot {title!r} lists no required skills" for title in bare))
+    floors: dict[int, int] = {}
+    for needs in requirements.values():
+        for need in needs:
+            floors[need.skill_id] = min(floors.get(need.skill_id, 5), need.min_level)
+    claims = await repo.claims_on(session, floors)
+    allocated = await repo.allocations(session, excluding_project=project.id)
+    capacity = await repo.capacities(session, project.starts_at.date(), project.ends_at.date())
+    in_squad = {member.person_id for member in members}
+    now = utcnow()
+    scores: dict[tuple[int, int], Score] = {}
+    for slot in slots:
+        needed = {need.skill_id for need in requirements[slot.id]}
+        for person_id, held in claims.items():
+            if person_id in in_squad or not needed <= held.keys():
+                continue
+            free = min(capacity.get(person_id, 100), settings.max_allocation_pct) - allocated.get(person_id, 0)
+            person_fit = fit(
+                requirements[slot.id],
+                held,
+                free_pct=free,
+                allocation_pct=slot.allocation_pct,
+                now=now,
+                rules=settings.scoring,
+            )
+            if person_fit is not None:
+                scores[(slot.id, person_id)] = Score(person_fit.total, person_fit.parts)
+    eligible = sorted({person_id for _slot, person_id in scores})
+    dimensions = sorted(
+        {c.dimension for c in constraints.max_per_unit} | {c.dimension for c in constraints.min_distinct}
+    )
+    units = await repo.units_by_dimension(session, eligible, dimensions, now)
+    candidates = [Candidate(person_id, units.get(person_id, {})) for person_id in eligible]
+    open_seats = [Slot(slot.id, slot.headcount - taken[slot.id]) for slot in slots]
+    return match(open_seats, candidates, scores, constraints, alternatives=settings.alternatives)
+
+
+async def accept_proposal(
+    session: AsyncSession,
+    policy: PolicyEnforcer,
+    project_id: int,
+    assignments: list[tuple[int, int]],
+    *,
+    accepted_by: str,
+    staffing: projects.StaffingRules = projects.StaffingRules(),  # noqa: B008  (frozen, shared safely)
+) -> list[SquadMember]:
+    """Staff the accepted seats: each person joins their slot (and gets its grant) as if added by hand."""
+    project = await get_project(session, project_id)
+    members = []
+    for slot_id, person_id in assignments:
+        slot = await session.get(SquadSlot, slot_id)
+        if slot is None or slot.project_id != project.id:
+            raise ValidationFailed(f"slot {slot_id} is not a slot of project {project.id}", field="assignments")
+        members.append(
+            await projects.add_member(
+                session, policy, slot_id=slot_id, person_id=person_id, added_by=accepted_by, rules=staffing
+            )
+        )
+    return members

@@ -2,7 +2,7 @@
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,9 @@ from cellorg.permissions.service import grant_role
 from cellorg.projects import okrs
 from cellorg.projects import service as projects
 from cellorg.projects.models import Outcome
+from cellorg.talent_pool import service as talent
+from cellorg.talent_pool.matcher import Infeasible, MinDistinctUnits, SquadConstraints
+from cellorg.talent_pool.proposals import accept_proposal, propose_squad
 
 DEMO_DOMAIN = "nev-demo.cellorg.example"
 UNITS = {
@@ -54,9 +57,20 @@ FAMILY = ["Gao", "He", "Hu", "Lin", "Luo", "Ma", "Song", "Tang", "Xie", "Xu", "Y
 
 
 async def seed_demo(session: AsyncSession, policy: PolicyEnforcer) -> bool:
-    """Seed the story's organisation once; returns False when it is already there."""
+    """Seed the story once; returns False when it is already there.
+
+    The organisation exists from the day before the bid squad forms, 19 days ago.
+    """
     if await person_by_email(session, STORY_PEOPLE[0].email) is not None:
         return False
+    day_zero = clock.now() - timedelta(days=WON_ON_DAY)
+    with clock.frozen(day_zero - timedelta(days=1)):
+        people, units = await _organisation(session, policy)
+    await _story_squad(session, policy, people, units, day_zero)
+    return True
+
+
+async def _organisation(session: AsyncSession, policy: PolicyEnforcer) -> tuple[dict[str, int], dict[str, int]]:
     dimensions = {d.key: d.id for d in (await session.scalars(select(Dimension))).all()}
     units: dict[str, int] = {}
     for key, names in UNITS.items():
@@ -80,31 +94,47 @@ async def seed_demo(session: AsyncSession, policy: PolicyEnforcer) -> bool:
                 granted_by=None,
                 reason="demo organisation",
             )
-    await _story_squad(session, policy, people, units)
-    return True
+    return people, units
 
 
 @dataclass(frozen=True)
 class DemoSlot:
     title: str
     role: str
-    person: str
+    needs: tuple[tuple[str, int], ...]  # (skill, minimum level)
 
 
 BID_SLOTS = (
-    DemoSlot("Deal lead", "lead", "Wang Lei"),
-    DemoSlot("Solution engineer", "member", "Chen Jing"),
-    DemoSlot("Financing", "finance", "Liu Yang"),
-    DemoSlot("UI/UX", "member", "Zhao Min"),
+    DemoSlot("Deal lead", "lead", (("Negotiation", 4),)),
+    DemoSlot("Solution engineer", "member", (("PLC programming", 4), ("Robotics", 3))),
+    DemoSlot("Financing", "finance", (("Project finance", 3),)),
+    DemoSlot("UI/UX", "member", (("Interaction design", 3),)),
 )
+SKILLS = (
+    ("Robotics", "Engineering", None, ("robot cells",)),
+    ("PLC programming", "Engineering", "Robotics", ("PLC", "SPS")),
+    ("Negotiation", "Sales", None, ("deal making",)),
+    ("Project finance", "Finance", None, ("financing",)),
+    ("Interaction design", "Design", None, ("UX", "UI design")),
+)
+# The story's people claim the top levels, with endorsements; the others reach at most one level less.
+STORY_CLAIMS = {
+    "Wang Lei": (("Negotiation", 5),),
+    "Chen Jing": (("PLC programming", 5), ("Robotics", 4)),
+    "Liu Yang": (("Project finance", 5),),
+    "Zhao Min": (("Interaction design", 5),),
+}
+ENDORSERS = ("Sun Hao", "Qian Li")
 BID_DAYS, WON_ON_DAY = 30, 19
+# "At least three home functions among them."
+STORY_CONSTRAINTS = SquadConstraints(min_distinct=(MinDistinctUnits("function", 3),))
 
 
 async def _story_squad(
-    session: AsyncSession, policy: PolicyEnforcer, people: dict[str, int], units: dict[str, int]
+    session: AsyncSession, policy: PolicyEnforcer, people: dict[str, int], units: dict[str, int], day_zero: datetime
 ) -> None:
-    """Steps 1-4, 6 and 7: the bid squad forms on day 0, aligns with Robotics, is won and closed on day 19."""
-    day_zero = clock.now() - timedelta(days=WON_ON_DAY)
+    """Steps 1-4, 6 and 7: the bid squad is proposed and formed on day 0, aligns with Robotics, is won and
+    closed on day 19."""
     manager = people["Sun Hao"]
     with clock.frozen(day_zero):
         robotics = await projects.create_project(
@@ -133,14 +163,29 @@ async def _story_squad(
             customer_unit_id=units["NEV Motors"],
             product_line_unit_id=units["Industrial Automation"],
         )
+        skills = await _talent_pool(session, people)
         for slot in BID_SLOTS:
             added = await projects.add_slot(
                 session, bid.id, title=slot.title, role=slot.role, headcount=1, allocation_pct=50
             )
-            await projects.add_member(session, policy, slot_id=added.id, person_id=people[slot.person], added_by=None)
+            for skill, level in slot.needs:
+                await talent.add_requirement(
+                    session, slot_id=added.id, skill_id=skills[skill], min_level=level, weight=1.0
+                )
+        proposal = await propose_squad(session, bid.id, STORY_CONSTRAINTS)
+        if isinstance(proposal, Infeasible):
+            msg = f"the demo's talent pool cannot staff the bid: {proposal.reasons}"
+            raise RuntimeError(msg)
+        await accept_proposal(
+            session,
+            policy,
+            bid.id,
+            [(seat.slot_id, seat.person_id) for seat in proposal.assignments],
+            accepted_by=subject_of_person(manager),
+        )
         await projects.activate_project(session, bid.id)
         win = await okrs.add_objective(session, bid.id, title="Win the NEV Motors Line 3 contract", description="")
-        proposal = await okrs.add_key_result(
+        submitted = await okrs.add_key_result(
             session,
             win.id,
             title="Proposal submitted by day 20",
@@ -153,9 +198,45 @@ async def _story_squad(
         )
         await okrs.align(session, win.id, cell.id)
     with clock.frozen(day_zero + timedelta(days=WON_ON_DAY)):
-        await okrs.record_progress(session, proposal.id, "1")
+        await okrs.record_progress(session, submitted.id, "1")
         await okrs.record_progress(session, poc.id, "1")
         await projects.close_project(session, policy, bid.id, outcome=Outcome.WON, closed_by=subject_of_person(manager))
+
+
+async def _talent_pool(session: AsyncSession, people: dict[str, int]) -> dict[str, int]:
+    """The skill taxonomy, the story's claims with endorsements, and weaker claims across the others."""
+    curator = people["Sun Hao"]
+    skills: dict[str, int] = {}
+    for name, category, parent, aliases in SKILLS:
+        skill = await talent.add_skill(
+            session,
+            name=name,
+            category=category,
+            parent_id=skills.get(parent) if parent else None,
+            aliases=list(aliases),
+            proposed_by=None,
+            approved_by=curator,
+        )
+        skills[name] = skill.id
+    for person, claims in STORY_CLAIMS.items():
+        for skill_name, level in claims:
+            claim = await talent.claim_skill(
+                session,
+                person_id=people[person],
+                skill_id=skills[skill_name],
+                level=level,
+                evidence=[talent.Evidence(text=f"{skill_name} on earlier NEV Motors work")],
+            )
+            for endorser in ENDORSERS:
+                await talent.endorse(session, claim_id=claim.id, endorser_id=people[endorser], comment="")
+    rng = random.Random(7)
+    others = [name for name in people if name not in STORY_CLAIMS and name not in ENDORSERS]
+    for person in others:
+        for skill_name in rng.sample([name for name, *_ in SKILLS], 2):
+            await talent.claim_skill(
+                session, person_id=people[person], skill_id=skills[skill_name], level=rng.randint(2, 4), evidence=[]
+            )
+    return skills
 
 
 def _distinct_given_names(rng: random.Random) -> list[str]:

@@ -1,13 +1,22 @@
 """The reference story's organisation, seeded and then read through the HTTP API by its people."""
 
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellorg.core.clock import clock
 from cellorg.core.db import commit
-from cellorg.graphql.demo import EXTRA_PEOPLE, STORY_PEOPLE, seed_demo
+from cellorg.graphql.demo import BID_SLOTS, EXTRA_PEOPLE, STORY_CONSTRAINTS, STORY_PEOPLE, seed_demo
 from cellorg.org.repository import person_by_email
 from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.projects import service as projects
+from cellorg.projects.models import Project
+from cellorg.talent_pool import repository as talent_repository
+from cellorg.talent_pool import service as talent
+from cellorg.talent_pool.matcher import Proposal
+from cellorg.talent_pool.proposals import propose_squad
 from tests.conftest import Api
 
 
@@ -103,3 +112,38 @@ async def test_story_squad_formed_won_closed_and_archived(
     assert aligned["data"]["project"]["objectives"][0]["alignedWith"] == [
         {"title": "Win the NEV Motors Line 3 contract"}
     ]
+
+
+async def test_the_matcher_proposes_the_four_people_of_the_story_with_reasons(
+    session: AsyncSession, policy: PolicyEnforcer
+) -> None:
+    await seed_demo(session, policy)
+    await commit(session)
+    bid = await session.scalar(select(Project).where(Project.name == "NEV Motors Line 3 bid"))
+    assert bid is not None
+    rerun = await projects.create_project(
+        session,
+        policy,
+        name="Line 3 bid, second round",
+        description="",
+        owner_id=bid.owner_id,
+        starts_at=clock.now(),
+        ends_at=clock.now() + timedelta(days=30),
+        customer_unit_id=bid.customer_unit_id,
+        product_line_unit_id=bid.product_line_unit_id,
+    )
+    skills = {s.name: s.id for s in await talent.search_skills(session, None, include_pending=False)}
+    for slot in BID_SLOTS:
+        added = await projects.add_slot(
+            session, rerun.id, title=slot.title, role=slot.role, headcount=1, allocation_pct=50
+        )
+        for skill, level in slot.needs:
+            await talent.add_requirement(session, slot_id=added.id, skill_id=skills[skill], min_level=level, weight=1.0)
+    proposal = await propose_squad(session, rerun.id, STORY_CONSTRAINTS)
+    assert isinstance(proposal, Proposal), proposal
+    names = await talent_repository.names_of(session, [seat.person_id for seat in proposal.assignments])
+    assert [names[seat.person_id] for seat in proposal.assignments] == ["Wang Lei", "Chen Jing", "Liu Yang", "Zhao Min"]
+    for seat in proposal.assignments:
+        assert seat.score.parts["level"] > 0 and seat.score.parts["endorsements"] > 0
+        assert seat.alternatives, f"no runner-up for slot {seat.slot_id}"
+        assert all(alternative.score.total < seat.score.total for alternative in seat.alternatives)

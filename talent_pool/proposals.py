@@ -52,13 +52,17 @@ async def propose_squad(
     allocated = await repo.allocations(session, excluding_project=project.id)
     capacity = await repo.capacities(session, project.starts_at.date(), project.ends_at.date())
     in_squad = {member.person_id for member in members}
+    holders: defaultdict[int, set[int]] = defaultdict(set)
+    for person_id, held in claims.items():
+        for skill_id in held:
+            holders[skill_id].add(person_id)
     now = utcnow()
     scores: dict[tuple[int, int], Score] = {}
     for slot in slots:
-        needed = {need.skill_id for need in requirements[slot.id]}
-        for person_id, held in claims.items():
-            if person_id in in_squad or not needed <= held.keys():
-                continue
+        # only people holding every required skill: an intersection, not a scan of the whole pool
+        able = set.intersection(*(holders[need.skill_id] for need in requirements[slot.id])) - in_squad
+        for person_id in able:
+            held = claims[person_id]
             free = min(capacity.get(person_id, 100), settings.max_allocation_pct) - allocated.get(person_id, 0)
             person_fit = fit(
                 requirements[slot.id],

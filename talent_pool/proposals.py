@@ -78,7 +78,7 @@ async def propose_squad(
     dimensions = sorted(
         {c.dimension for c in constraints.max_per_unit} | {c.dimension for c in constraints.min_distinct}
     )
-    units = await repo.units_by_dimension(session, eligible, dimensions, now)
+    units = await repo.units_by_dimension(session, floors, dimensions, now)
     candidates = [Candidate(person_id, units.get(person_id, {})) for person_id in eligible]
     open_seats = [Slot(slot.id, slot.headcount - taken[slot.id]) for slot in slots]
     return match(open_seats, candidates, scores, constraints, alternatives=settings.alternatives)

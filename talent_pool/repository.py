@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Integer, case, func, or_, select
+from sqlalchemy import Integer, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Unit
@@ -27,42 +27,42 @@ async def slots_of_project(session: AsyncSession, project_id: int) -> list[Squad
     return list((await session.scalars(query)).all())
 
 
+def _claims_query(floors: dict[int, int]) -> Select[int, int, int, datetime, int]:
+    """Current claims on these skills at or above the lowest level any slot asks for."""
+    return select(
+        SkillClaim.person_id, SkillClaim.skill_id, SkillClaim.level, SkillClaim.evidence_at, SkillClaim.id
+    ).where(
+        SkillClaim.superseded_at.is_(None),
+        SkillClaim.skill_id.in_(list(floors)),
+        SkillClaim.level >= min(floors.values()),
+    )
+
+
 async def claims_on(session: AsyncSession, floors: dict[int, int]) -> dict[int, dict[int, ClaimFacts]]:
-    """Active people's current claims on these skills at or above each skill's lowest asked level."""
+    """Active people's current claims on these skills at or above each skill's lowest asked level.
+
+    Three narrow statements (claims, their endorsement counts, the few inactive people) instead of
+    one join: the join made PostgreSQL hash the whole people table on every proposal.
+    """
     if not floors:
         return {}
-    endorsements = (
-        select(
-            Endorsement.claim_id,
-            func.count().label("total"),
-            func.sum(case((Endorsement.shared_squad, 1), else_=0)).cast(Integer).label("shared"),
-        )
-        .group_by(Endorsement.claim_id)
-        .subquery()
-    )
-    query = (
-        select(
-            SkillClaim.person_id,
-            SkillClaim.skill_id,
-            SkillClaim.level,
-            SkillClaim.evidence_at,
-            func.coalesce(endorsements.c.total, 0),
-            func.coalesce(endorsements.c.shared, 0),
-        )
-        .join(Person, Person.id == SkillClaim.person_id)
-        .outerjoin(endorsements, endorsements.c.claim_id == SkillClaim.id)
-        .where(
-            SkillClaim.superseded_at.is_(None),
-            Person.active.is_(True),
-            or_(
-                *((SkillClaim.skill_id == skill_id) & (SkillClaim.level >= floor) for skill_id, floor in floors.items())
-            ),
-        )
-    )
-    grouped: dict[int, dict[int, ClaimFacts]] = defaultdict(dict)
     connection = await session.connection()
-    for person_id, skill_id, level, evidence_at, total, shared in (await connection.execute(query)).all():
-        grouped[person_id][skill_id] = ClaimFacts(level, evidence_at, int(total), int(shared))
+    claims = (await connection.execute(_claims_query(floors))).all()
+    relevant = _claims_query(floors).with_only_columns(SkillClaim.id).scalar_subquery()
+    counts = (
+        select(Endorsement.claim_id, func.count(), func.sum(case((Endorsement.shared_squad, 1), else_=0)).cast(Integer))
+        .where(Endorsement.claim_id.in_(relevant))
+        .group_by(Endorsement.claim_id)
+    )
+    endorsed = {
+        claim_id: (int(total), int(shared)) for claim_id, total, shared in (await connection.execute(counts)).all()
+    }
+    inactive = set((await connection.execute(select(Person.id).where(Person.active.is_(False)))).scalars().all())
+    grouped: dict[int, dict[int, ClaimFacts]] = defaultdict(dict)
+    for person_id, skill_id, level, evidence_at, claim_id in claims:
+        if level >= floors[skill_id] and person_id not in inactive:
+            total, shared = endorsed.get(claim_id, (0, 0))
+            grouped[person_id][skill_id] = ClaimFacts(level, evidence_at, total, shared)
     return grouped
 
 
@@ -92,20 +92,21 @@ async def capacities(session: AsyncSession, starts: date, ends: date) -> dict[in
 
 
 async def units_by_dimension(
-    session: AsyncSession, person_ids: Sequence[int], dimension_keys: Sequence[str], at: datetime
+    session: AsyncSession, floors: dict[int, int], dimension_keys: Sequence[str], at: datetime
 ) -> dict[int, dict[str, int]]:
-    """Each person's current unit per dimension (a home membership wins over a matrix one)."""
-    if not dimension_keys or not person_ids:
+    """The current unit per dimension of everyone holding a claim the proposal considers (home wins)."""
+    if not dimension_keys or not floors:
         return {}
+    holders = _claims_query(floors).with_only_columns(SkillClaim.person_id).scalar_subquery()
     query = (
         select(Membership.person_id, Dimension.key, Membership.unit_id, Membership.kind)
         .join(Unit, Unit.id == Membership.unit_id)
         .join(Dimension, Dimension.id == Unit.dimension_id)
-        .where(Membership.person_id.in_(person_ids), Dimension.key.in_(dimension_keys), current(Membership, at))
-        .order_by(Membership.person_id, Membership.id)
+        .where(Membership.person_id.in_(holders), Dimension.key.in_(dimension_keys), current(Membership, at))
     )
     found: dict[int, dict[str, int]] = defaultdict(dict)
-    for person_id, key, unit_id, kind in (await session.execute(query)).all():
+    connection = await session.connection()
+    for person_id, key, unit_id, kind in (await connection.execute(query)).all():
         if key not in found[person_id] or kind == MembershipKind.HOME:
             found[person_id][key] = unit_id
     return found

@@ -110,10 +110,3 @@ async def units_by_dimension(
         if key not in found[person_id] or kind == MembershipKind.HOME:
             found[person_id][key] = unit_id
     return found
-
-
-async def names_of(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, str]:
-    query = select(Person.id, Person.name).where(Person.id.in_(person_ids))
-    if not person_ids:
-        return {}
-    return dict((await session.execute(query)).all())

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellorg.core.clock import clock
 from cellorg.core.db import commit
 from cellorg.graphql.demo import BID_SLOTS, EXTRA_PEOPLE, STORY_CONSTRAINTS, STORY_PEOPLE, seed_demo
+from cellorg.org.models import Person
 from cellorg.org.repository import person_by_email
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects import service as projects
 from cellorg.projects.models import Project
-from cellorg.talent_pool import repository as talent_repository
 from cellorg.talent_pool import service as talent
 from cellorg.talent_pool.matcher import Proposal
 from cellorg.talent_pool.proposals import propose_squad
@@ -141,7 +141,8 @@ async def test_the_matcher_proposes_the_four_people_of_the_story_with_reasons(
             await talent.add_requirement(session, slot_id=added.id, skill_id=skills[skill], min_level=level, weight=1.0)
     proposal = await propose_squad(session, rerun.id, STORY_CONSTRAINTS)
     assert isinstance(proposal, Proposal), proposal
-    names = await talent_repository.names_of(session, [seat.person_id for seat in proposal.assignments])
+    chosen = [seat.person_id for seat in proposal.assignments]
+    names = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(chosen)))).all())
     assert [names[seat.person_id] for seat in proposal.assignments] == ["Wang Lei", "Chen Jing", "Liu Yang", "Zhao Min"]
     for seat in proposal.assignments:
         assert seat.score.parts["level"] > 0 and seat.score.parts["endorsements"] > 0

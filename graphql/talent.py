@@ -132,6 +132,23 @@ class TalentQuery:
         return [SkillClaim.of(row) for row in rows]
 
 
+async def _new_skill(
+    info: Info, name: str, category: str, parent_id: int | None, aliases: list[str] | None, *, curated: bool
+) -> Skill:
+    """A curator's skill is approved at once; a member's proposal waits for a curator."""
+    viewer = info.context.viewer.person_id
+    skill = await service.add_skill(
+        info.context.db,
+        name=name,
+        category=category,
+        parent_id=parent_id,
+        aliases=aliases or [],
+        proposed_by=None if curated else viewer,
+        approved_by=viewer if curated else None,
+    )
+    return Skill.of(skill)
+
+
 @strawberry.type
 class TalentMutation:
     @mutation_field(description="Curators add approved skills to the taxonomy.")
@@ -139,32 +156,14 @@ class TalentMutation:
         self, info: Info, name: str, category: str, parent_id: int | None = None, aliases: list[str] | None = None
     ) -> SkillResult:
         info.context.require(SKILLS_CURATE)
-        skill = await service.add_skill(
-            info.context.db,
-            name=name,
-            category=category,
-            parent_id=parent_id,
-            aliases=aliases or [],
-            proposed_by=None,
-            approved_by=info.context.viewer.person_id,
-        )
-        return Skill.of(skill)
+        return await _new_skill(info, name, category, parent_id, aliases, curated=True)
 
     @mutation_field(description="Members propose a skill; it stays pending until a curator decides.")
     async def propose_skill(
         self, info: Info, name: str, category: str, parent_id: int | None = None, aliases: list[str] | None = None
     ) -> SkillResult:
         info.context.require(SKILLS_USE)
-        skill = await service.add_skill(
-            info.context.db,
-            name=name,
-            category=category,
-            parent_id=parent_id,
-            aliases=aliases or [],
-            proposed_by=info.context.viewer.person_id,
-            approved_by=None,
-        )
-        return Skill.of(skill)
+        return await _new_skill(info, name, category, parent_id, aliases, curated=False)
 
     @mutation_field()
     async def decide_skill(self, info: Info, skill_id: int, approve: bool) -> SkillResult:

@@ -191,3 +191,23 @@ async def test_member_claims_through_the_api_and_bad_input_writes_nothing(
     }
     listed = await api.query(f"{{ claims(personId: {member.id}) {{ level skillId }} }}", as_=member)
     assert listed["data"]["claims"] == [{"level": 3, "skillId": skill}]
+
+
+async def test_a_members_proposal_waits_for_a_curator_through_the_api(api: Api, build: OrgBuilder) -> None:
+    member = await build.person("Zhao Min")
+    curator = await build.person("Sun Hao", role="admin")
+    await build.commit()
+    skill = "... on Skill { id name status } ... on Error { message }"
+    proposed = await api.query(
+        f'mutation {{ proposeSkill(name: "Service design", category: "Design") {{ {skill} }} }}', as_=member
+    )
+    assert proposed["data"]["proposeSkill"]["status"] == "pending"
+    curated = await api.query(
+        f'mutation {{ addSkill(name: "Motion design", category: "Design") {{ {skill} }} }}', as_=member
+    )
+    assert curated["data"]["addSkill"] == {"message": "not allowed to curate skills in org"}
+    decided = await api.query(
+        f"mutation {{ decideSkill(skillId: {proposed['data']['proposeSkill']['id']}, approve: true) {{ {skill} }} }}",
+        as_=curator,
+    )
+    assert decided["data"]["decideSkill"]["status"] == "approved"

@@ -12,6 +12,7 @@ of limited availability.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 LEVEL_STEP = 0.25
 ENDORSEMENT_VALUE = 0.1
@@ -31,9 +32,11 @@ class Requirement:
     weight: float
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimFacts:
-    """A person's current claim on a skill, with what the score needs to know about it."""
+class ClaimFacts(NamedTuple):
+    """A person's current claim on a skill, with what the score needs to know about it.
+
+    A NamedTuple: a proposal builds tens of thousands of them, and a frozen dataclass costs 3x more.
+    """
 
     level: int
     evidence_at: datetime

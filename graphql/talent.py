@@ -131,6 +131,24 @@ class TalentQuery:
         rows = (await info.context.db.scalars(query.order_by(models.SkillClaim.claimed_at, models.SkillClaim.id))).all()
         return [SkillClaim.of(row) for row in rows]
 
+    @query_field(description="Who vouched for a claim, and whether they shared a squad with the claimant.")
+    async def endorsements(self, info: Info, claim_id: int) -> list[Endorsement]:
+        info.context.require(ORG_READ)
+        query = (
+            select(models.Endorsement).where(models.Endorsement.claim_id == claim_id).order_by(models.Endorsement.id)
+        )
+        return [_endorsement(row) for row in (await info.context.db.scalars(query)).all()]
+
+    @query_field(description="A person's declared availability periods.")
+    async def availability(self, info: Info, person_id: int) -> list[Availability]:
+        info.context.require(ORG_READ)
+        query = (
+            select(models.Availability)
+            .where(models.Availability.person_id == person_id)
+            .order_by(models.Availability.starts_on)
+        )
+        return [_availability(row) for row in (await info.context.db.scalars(query)).all()]
+
 
 async def _new_skill(
     info: Info, name: str, category: str, parent_id: int | None, aliases: list[str] | None, *, curated: bool
@@ -147,6 +165,26 @@ async def _new_skill(
         approved_by=viewer if curated else None,
     )
     return Skill.of(skill)
+
+
+def _endorsement(row: models.Endorsement) -> Endorsement:
+    return Endorsement(
+        id=row.id,
+        claim_id=row.claim_id,
+        endorser_id=row.endorser_id,
+        shared_squad=row.shared_squad,
+        created_at=row.created_at,
+    )
+
+
+def _availability(row: models.Availability) -> Availability:
+    return Availability(
+        id=row.id,
+        person_id=row.person_id,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        capacity_pct=row.capacity_pct,
+    )
 
 
 @strawberry.type
@@ -193,13 +231,7 @@ class TalentMutation:
         row = await service.endorse(
             info.context.db, claim_id=claim_id, endorser_id=info.context.viewer.person_id, comment=comment
         )
-        return Endorsement(
-            id=row.id,
-            claim_id=row.claim_id,
-            endorser_id=row.endorser_id,
-            shared_squad=row.shared_squad,
-            created_at=row.created_at,
-        )
+        return _endorsement(row)
 
     @mutation_field(description="Say how much of you is available over a period.")
     async def set_availability(
@@ -213,13 +245,7 @@ class TalentMutation:
             ends_on=ends_on,
             capacity_pct=capacity_pct,
         )
-        return Availability(
-            id=row.id,
-            person_id=row.person_id,
-            starts_on=row.starts_on,
-            ends_on=row.ends_on,
-            capacity_pct=row.capacity_pct,
-        )
+        return _availability(row)
 
     @mutation_field(description="A skill a squad slot needs, with its minimum level and weight.")
     async def add_slot_requirement(

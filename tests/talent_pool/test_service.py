@@ -211,3 +211,25 @@ async def test_a_members_proposal_waits_for_a_curator_through_the_api(api: Api, 
         as_=curator,
     )
     assert decided["data"]["decideSkill"]["status"] == "approved"
+
+
+async def test_endorsements_and_availability_are_readable(api: Api, build: OrgBuilder, session: AsyncSession) -> None:
+    chen = await build.person("Chen Jing")
+    liu = await build.person("Liu Yang")
+    claim = await service.claim_skill(
+        session, person_id=chen.id, skill_id=await approved_skill(session, build), level=4, evidence=[]
+    )
+    await service.endorse(session, claim_id=claim.id, endorser_id=liu.id, comment="saw the PoC")
+    await service.set_availability(
+        session, person_id=chen.id, starts_on=date(2027, 1, 1), ends_on=date(2027, 1, 31), capacity_pct=60
+    )
+    await build.commit()
+    result = await api.query(
+        f"{{ endorsements(claimId: {claim.id}) {{ endorserId sharedSquad }}"
+        f" availability(personId: {chen.id}) {{ startsOn endsOn capacityPct }} }}",
+        as_=liu,
+    )
+    assert result["data"] == {
+        "endorsements": [{"endorserId": liu.id, "sharedSquad": False}],
+        "availability": [{"startsOn": "2027-01-01", "endsOn": "2027-01-31", "capacityPct": 60}],
+    }

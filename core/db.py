@@ -9,7 +9,7 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+from cellorg.core.errors import NotFoundError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,6 +29,7 @@ NAMING_CONVENTION = {
 }
 
 AfterCommit = Callable[[], Awaitable[object]]
+_Entity = TypeVar("_Entity")
 _HOOKS_KEY = "cellorg.after_commit"
 
 
@@ -119,6 +122,14 @@ for _method in ("execute", "scalar", "scalars", "get", "get_one", "flush", "refr
 
 def create_session_factory(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(bind, class_=SerializedSession, expire_on_commit=False, autoflush=False, **kwargs)
+
+
+async def get_or_fail(session: AsyncSession, model: type[_Entity], entity_id: int, label: str | None = None) -> _Entity:
+    """The row with this primary key, or the typed NotFound every caller reports."""
+    entity = await session.get(model, entity_id)
+    if entity is None:
+        raise NotFoundError(label or model.__name__, entity_id)
+    return entity
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import NotFoundError, PermissionDeniedError
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
@@ -142,4 +143,4 @@ class OkrsMutation:
         info.context.require(OKRS_WRITE, await _scope_of_objective(info, objective_id))
         info.context.require(OKRS_READ, await _scope_of_objective(info, aligned_objective_id))
         await okrs.align(info.context.db, objective_id, aligned_objective_id)
-        return Objective.of(await okrs.get_objective(info.context.db, objective_id))
+        return Objective.of(await get_or_fail(info.context.db, ObjectiveRow, objective_id))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from cellorg.core.clock import utcnow
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import NotFoundError, ValidationFailed
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
@@ -255,7 +256,7 @@ class OrgQuery:
     @query_field()
     async def person(self, info: Info, id: int) -> Person:  # noqa: A002  (GraphQL's name for it)
         info.context.require(ORG_READ)
-        return Person.of(await service.get_or_fail(info.context.db, models.Person, id))
+        return Person.of(await get_or_fail(info.context.db, models.Person, id))
 
     @query_field(description="People ordered by name, filtered by unit (with its subtree), dimension and name.")
     async def people(
@@ -273,7 +274,7 @@ class OrgQuery:
         if not 1 <= first <= MAX_PAGE:
             raise ValidationFailed(f"first must be between 1 and {MAX_PAGE}", field="first")
         session = info.context.db
-        unit = await service.get_or_fail(session, models.Unit, unit_id) if unit_id is not None else None
+        unit = await get_or_fail(session, models.Unit, unit_id) if unit_id is not None else None
         dimension_id = (await _dimension_by_key(info, dimension_key)).id if dimension_key is not None else None
         people_filter = repo.PeopleFilter(unit_id, include_descendants, dimension_id, name, include_inactive)
         after_key = decode_cursor(after) if after is not None else None
@@ -298,7 +299,7 @@ class OrgQuery:
     @query_field()
     async def unit(self, info: Info, id: int) -> Unit:  # noqa: A002
         info.context.require(ORG_READ)
-        return Unit.of(await service.get_or_fail(info.context.db, models.Unit, id))
+        return Unit.of(await get_or_fail(info.context.db, models.Unit, id))
 
     @query_field()
     async def dimensions(self, info: Info) -> list[Dimension]:

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from cellorg.core.clock import utcnow
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import ValidationFailed
 from cellorg.graphql.edges import mutation_field, query_field
 from cellorg.graphql.errors import NotFound, PermissionDenied, ValidationError
@@ -193,7 +194,7 @@ class ProjectsQuery:
     @query_field(description="One project, for those with a grant in it (and auditors).")
     async def project(self, info: Info, id: int) -> Project:  # noqa: A002
         info.context.require(PROJECT_READ, project_scope(id))
-        return Project.of(await repo.get_project(info.context.db, id))
+        return Project.of(await get_or_fail(info.context.db, models.Project, id))
 
     @query_field(description="Projects the caller may read, by status, customer, product line, member, end date.")
     async def projects(

@@ -2,13 +2,13 @@
 
 import re
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
-from cellorg.core.errors import NotFoundError, ValidationFailed
+from cellorg.core.db import get_or_fail
+from cellorg.core.errors import ValidationFailed
 from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Unit
 from cellorg.org.repository import current, in_subtree, person_by_email
 from cellorg.permissions.catalogue import MEMBER_ROLE, subject_of_person
@@ -19,7 +19,6 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ETH_ADDRESS_PATTERN = re.compile(r"^0x[0-9a-fA-F]{40}$")
 DIMENSION_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 MAX_NAME = 200
-_Entity = TypeVar("_Entity")
 
 
 def _clean_name(name: str, field: str = "name") -> str:
@@ -42,13 +41,6 @@ def _clean_eth_address(address: str | None) -> str | None:
     if not ETH_ADDRESS_PATTERN.match(address):
         raise ValidationFailed("an Ethereum address is 0x followed by 40 hex digits", field="ethAddress")
     return address.lower()
-
-
-async def get_or_fail(session: AsyncSession, model: type[_Entity], entity_id: int, label: str | None = None) -> _Entity:
-    entity = await session.get(model, entity_id)
-    if entity is None:
-        raise NotFoundError(label or model.__name__, entity_id)
-    return entity
 
 
 # Dimensions and units

@@ -8,9 +8,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
-from cellorg.core.errors import NotFoundError, ValidationFailed
+from cellorg.core.db import get_or_fail
+from cellorg.core.errors import ValidationFailed
 from cellorg.projects.models import KeyResult, Objective, ObjectiveAlignment, Project
-from cellorg.projects.repository import get_project
 
 MAX_TITLE = 300
 
@@ -33,24 +33,10 @@ def _amount(value: str, field: str) -> Decimal:
 
 
 async def _open_project(session: AsyncSession, project_id: int) -> Project:
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: its OKRs cannot change", field="projectId")
     return project
-
-
-async def get_objective(session: AsyncSession, objective_id: int) -> Objective:
-    objective = await session.get(Objective, objective_id)
-    if objective is None:
-        raise NotFoundError("Objective", objective_id)
-    return objective
-
-
-async def get_key_result(session: AsyncSession, key_result_id: int) -> KeyResult:
-    key_result = await session.get(KeyResult, key_result_id)
-    if key_result is None:
-        raise NotFoundError("KeyResult", key_result_id)
-    return key_result
 
 
 async def add_objective(session: AsyncSession, project_id: int, *, title: str, description: str) -> Objective:
@@ -66,7 +52,7 @@ async def add_objective(session: AsyncSession, project_id: int, *, title: str, d
 async def add_key_result(
     session: AsyncSession, objective_id: int, *, title: str, target: str, unit: str, due_at: datetime | None
 ) -> KeyResult:
-    objective = await get_objective(session, objective_id)
+    objective = await get_or_fail(session, Objective, objective_id)
     await _open_project(session, objective.project_id)
     amount = _amount(target, "target")
     if amount == 0:
@@ -86,8 +72,8 @@ async def add_key_result(
 
 
 async def record_progress(session: AsyncSession, key_result_id: int, current: str) -> KeyResult:
-    key_result = await get_key_result(session, key_result_id)
-    objective = await get_objective(session, key_result.objective_id)
+    key_result = await get_or_fail(session, KeyResult, key_result_id)
+    objective = await get_or_fail(session, Objective, key_result.objective_id)
     await _open_project(session, objective.project_id)
     key_result.current = _amount(current, "current")
     key_result.updated_at = utcnow()
@@ -96,8 +82,8 @@ async def record_progress(session: AsyncSession, key_result_id: int, current: st
 
 
 async def align(session: AsyncSession, objective_id: int, aligned_objective_id: int) -> ObjectiveAlignment:
-    objective = await get_objective(session, objective_id)
-    other = await get_objective(session, aligned_objective_id)
+    objective = await get_or_fail(session, Objective, objective_id)
+    other = await get_or_fail(session, Objective, aligned_objective_id)
     await _open_project(session, objective.project_id)
     if objective.project_id == other.project_id:
         raise ValidationFailed("alignment links objectives of two different projects", field="alignedObjectiveId")

@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import Select, String, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellorg.core.errors import NotFoundError
 from cellorg.permissions.catalogue import ScopeKind
 from cellorg.permissions.models import Grant
 from cellorg.projects.models import Project, ProjectStatus, SquadMember, SquadSlot
@@ -21,13 +20,6 @@ class ProjectFilter:
     member_person_id: int | None = None
     ends_before: datetime | None = None
     ends_after: datetime | None = None
-
-
-async def get_project(session: AsyncSession, project_id: int) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError("Project", project_id)
-    return project
 
 
 async def allocated_pct(session: AsyncSession, person_id: int, *, excluding_project: int | None = None) -> int:

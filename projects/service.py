@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import NotFoundError, ValidationFailed
 from cellorg.org.models import Dimension, Person, Unit
 from cellorg.permissions.catalogue import LEAD_ROLE, ScopeKind, project_scope, role_named, subject_of_person
@@ -16,7 +17,7 @@ from cellorg.permissions.repository import grants_of
 from cellorg.permissions.service import end_grants, grant_role, move_grant_ends
 from cellorg.projects.archive import write_archive
 from cellorg.projects.models import Outcome, Project, ProjectStatus, SquadMember, SquadSlot
-from cellorg.projects.repository import allocated_pct, current_members, get_project
+from cellorg.projects.repository import allocated_pct, current_members
 
 MAX_NAME = 200
 TRANSITIONS: dict[ProjectStatus, set[ProjectStatus]] = {
@@ -105,7 +106,7 @@ async def create_project(
 
 
 async def activate_project(session: AsyncSession, project_id: int) -> Project:
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if project.ends_at <= utcnow():
         raise ValidationFailed("the project has already ended: extend it first", field="endsAt")
     _transition(project, ProjectStatus.ACTIVE)
@@ -116,7 +117,7 @@ async def activate_project(session: AsyncSession, project_id: int) -> Project:
 
 async def extend_project(session: AsyncSession, policy: PolicyEnforcer, project_id: int, ends_at: datetime) -> Project:
     """Move the end later; every live grant in the project now ends then too."""
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: it cannot be extended", field="status")
     if ends_at <= project.ends_at:
@@ -132,7 +133,7 @@ async def close_project(
     session: AsyncSession, policy: PolicyEnforcer, project_id: int, *, outcome: Outcome, closed_by: str | None
 ) -> Project:
     """Close now: every grant in the project ends at this second and the squad dissolves."""
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if project.status is ProjectStatus.DRAFT and outcome is not Outcome.CANCELLED:
         raise ValidationFailed("a draft project can only be cancelled", field="outcome")
     _transition(project, ProjectStatus.CLOSED)
@@ -148,7 +149,7 @@ async def close_project(
 
 
 async def archive_project(session: AsyncSession, project_id: int) -> Project:
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     _transition(project, ProjectStatus.ARCHIVED)
     await session.flush()
     return project
@@ -157,7 +158,7 @@ async def archive_project(session: AsyncSession, project_id: int) -> Project:
 async def add_slot(
     session: AsyncSession, project_id: int, *, title: str, role: str, headcount: int, allocation_pct: int
 ) -> SquadSlot:
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: it takes no new slots", field="projectId")
     if role_named(role, ScopeKind.PROJECT) is None:
@@ -188,7 +189,7 @@ async def add_member(
     slot = await session.get(SquadSlot, slot_id)
     if slot is None:
         raise NotFoundError("SquadSlot", slot_id)
-    project = await get_project(session, slot.project_id)
+    project = await get_or_fail(session, Project, slot.project_id)
     return await _join(session, policy, project, slot, person_id, slot.role, added_by, rules)
 
 
@@ -273,7 +274,7 @@ async def change_role(
     if member.role == role:
         raise ValidationFailed(f"the member already has role {role}", field="role")
     slot = await session.get(SquadSlot, member.slot_id)
-    project = await get_project(session, member.project_id)
+    project = await get_or_fail(session, Project, member.project_id)
     assert slot is not None
     await remove_member(session, policy, member_id, removed_by=changed_by, reason=f"role changed to {role}")
     return await _join(session, policy, project, slot, member.person_id, role, changed_by, rules)
@@ -285,7 +286,7 @@ async def _current_member(session: AsyncSession, member_id: int) -> SquadMember:
         raise NotFoundError("SquadMember", member_id)
     if member.left_at is not None:
         raise ValidationFailed(f"squad member {member_id} has already left", field="memberId")
-    project = await get_project(session, member.project_id)
+    project = await get_or_fail(session, Project, member.project_id)
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: its squad cannot change", field="memberId")
     return member

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import ValidationFailed
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects import service as projects
-from cellorg.projects.models import SquadMember, SquadSlot
-from cellorg.projects.repository import current_members, get_project
+from cellorg.projects.models import Project, SquadMember, SquadSlot
+from cellorg.projects.repository import current_members
 from cellorg.talent_pool import repository as repo
 from cellorg.talent_pool.matcher import Candidate, Infeasible, Proposal, Score, Slot, SquadConstraints, match
 from cellorg.talent_pool.scoring import ScoringRules, fit
@@ -30,7 +31,7 @@ async def propose_squad(
     settings: ProposalSettings = ProposalSettings(),
 ) -> Proposal | Infeasible:
     """The best squad for the project's open seats under ``constraints``, found exactly by the matcher."""
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: it takes no new members", field="projectId")
     members = await current_members(session, project.id)
@@ -94,7 +95,7 @@ async def accept_proposal(
     staffing: projects.StaffingRules = projects.StaffingRules(),  # noqa: B008  (frozen, shared safely)
 ) -> list[SquadMember]:
     """Staff the accepted seats: each person joins their slot (and gets its grant) as if added by hand."""
-    project = await get_project(session, project_id)
+    project = await get_or_fail(session, Project, project_id)
     members = []
     for slot_id, person_id in assignments:
         slot = await session.get(SquadSlot, slot_id)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from cellorg.core.clock import utcnow
+from cellorg.core.db import get_or_fail
 from cellorg.core.errors import NotFoundError, ValidationFailed
 from cellorg.org.models import Person
 from cellorg.projects.models import SquadMember, SquadSlot
@@ -29,13 +30,6 @@ class Evidence:
 
 def normalized(name: str) -> str:
     return " ".join(name.lower().split())
-
-
-async def _skill(session: AsyncSession, skill_id: int) -> Skill:
-    skill = await session.get(Skill, skill_id)
-    if skill is None:
-        raise NotFoundError("Skill", skill_id)
-    return skill
 
 
 async def _active_person(session: AsyncSession, person_id: int) -> Person:
@@ -61,7 +55,7 @@ async def add_skill(
         raise ValidationFailed("a skill name is 1 to 120 characters", field="name")
     if await session.scalar(select(Skill.id).where(Skill.normalized_name == normalized(name))) is not None:
         raise ValidationFailed(f"skill {name!r} already exists", field="name")
-    if parent_id is not None and (await _skill(session, parent_id)).status is not SkillStatus.APPROVED:
+    if parent_id is not None and (await get_or_fail(session, Skill, parent_id)).status is not SkillStatus.APPROVED:
         raise ValidationFailed("a skill's parent must be an approved skill", field="parentId")
     skill = Skill(
         name=name,
@@ -80,7 +74,7 @@ async def add_skill(
 
 
 async def decide_skill(session: AsyncSession, skill_id: int, *, approve: bool, decided_by: int) -> Skill:
-    skill = await _skill(session, skill_id)
+    skill = await get_or_fail(session, Skill, skill_id)
     if skill.status is not SkillStatus.PENDING:
         raise ValidationFailed(f"skill {skill.name!r} is already {skill.status}", field="skillId")
     skill.status = SkillStatus.APPROVED if approve else SkillStatus.REJECTED
@@ -130,7 +124,7 @@ async def claim_skill(
     if not 1 <= level <= 5:
         raise ValidationFailed("a level is 1 to 5", field="level")
     await _active_person(session, person_id)
-    skill = await _skill(session, skill_id)
+    skill = await get_or_fail(session, Skill, skill_id)
     if skill.status is not SkillStatus.APPROVED:
         raise ValidationFailed(
             f"skill {skill.name!r} is {skill.status}: only approved skills are claimed", field="skillId"
@@ -226,7 +220,7 @@ async def add_requirement(
 ) -> SlotRequirement:
     if await session.get(SquadSlot, slot_id) is None:
         raise NotFoundError("SquadSlot", slot_id)
-    skill = await _skill(session, skill_id)
+    skill = await get_or_fail(session, Skill, skill_id)
     if skill.status is not SkillStatus.APPROVED:
         raise ValidationFailed(f"skill {skill.name!r} is not approved", field="skillId")
     if not 1 <= min_level <= 5:

@@ -36,10 +36,6 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return self
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

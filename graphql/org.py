@@ -69,8 +69,7 @@ class Unit:
 
     @strawberry.field(description="From the root of the dimension down to the parent.")
     async def ancestors(self, info: Info) -> list["Unit"]:
-        ids = [int(part) for part in self.path.strip("/").split("/") if part]
-        units = await info.context.loaders.unit.load_many(ids)
+        units = await info.context.loaders.unit.load_many(models.ids_on_path(self.path))
         return [Unit.of(unit) for unit in units if unit is not None]
 
     @strawberry.field(description="Every unit below this one, in one query.")

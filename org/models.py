@@ -10,6 +10,11 @@ from cellorg.core.db import Base
 PathString = String(1024).with_variant(String(1024, collation="C"), "postgresql")
 
 
+def ids_on_path(path: str) -> list[int]:
+    """The unit ids of a materialized path ("/1/7/" -> [1, 7]), root first."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 class MembershipKind(StrEnum):
     HOME = "home"
     MATRIX = "matrix"
@@ -49,7 +54,7 @@ class Unit(Base):
 
     @property
     def ancestor_ids(self) -> list[int]:
-        return [int(part) for part in self.path.strip("/").split("/") if part]
+        return ids_on_path(self.path)
 
 
 class Person(Base):
@@ -80,6 +85,3 @@ class Membership(Base):
     )
     since: Mapped[datetime]
     until: Mapped[datetime | None]
-
-    def is_current(self, at: datetime) -> bool:
-        return self.since <= at and (self.until is None or at < self.until)

@@ -58,12 +58,6 @@ async def unit_subtree(session: AsyncSession, unit_id: int, path: str) -> list[U
     ]
 
 
-async def units_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Unit]:
-    if not ids:
-        return {}
-    return {unit.id: unit for unit in (await session.scalars(select(Unit).where(Unit.id.in_(ids)))).all()}
-
-
 async def units_of_dimension(session: AsyncSession, dimension_id: int) -> Sequence[Unit]:
     query = select(Unit).where(Unit.dimension_id == dimension_id).order_by(Unit.path, Unit.name)
     return (await session.scalars(query)).all()

@@ -17,11 +17,7 @@ def test_settings_read_the_cellorg_prefix(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("CELLORG_DATABASE_URL", "postgresql+asyncpg://db/x")
     monkeypatch.setenv("CELLORG_REDIS_URL", "redis://r:6379/0")
     settings = Settings()
-    assert (settings.database_url, settings.redis_url, settings.is_sqlite) == (
-        "postgresql+asyncpg://db/x",
-        "redis://r:6379/0",
-        False,
-    )
+    assert (settings.database_url, settings.redis_url) == ("postgresql+asyncpg://db/x", "redis://r:6379/0")
 
 
 def test_clock_is_utc_and_can_be_moved() -> None:

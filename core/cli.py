@@ -18,7 +18,6 @@ from cellorg.core.settings import get_settings
 
 console = Console()
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
-OUTBOX_RELAY_SECONDS = 5.0
 
 
 @db_app.command("upgrade")
@@ -70,9 +69,7 @@ def _relay_outbox(stop: threading.Event) -> None:
     async def relay() -> None:
         runtime = Runtime.from_settings(get_settings())
         try:
-            while not stop.is_set():
-                await runtime.dispatcher.dispatch_pending()
-                await asyncio.sleep(OUTBOX_RELAY_SECONDS)
+            await runtime.dispatcher.relay(stop=stop.is_set)
         finally:
             await runtime.close()
 

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Awaitable[None]]
 MAX_ATTEMPTS = 5
 RELAY_BATCH = 200
+RELAY_SECONDS = 5.0
 REDIS_BACKOFF_SECONDS = 2.0
 RQ_RETRY = Retry(max=MAX_ATTEMPTS - 1, interval=[5, 30, 120, 600])
 
@@ -124,6 +125,15 @@ class JobDispatcher:
             if self._queue is None:
                 return await self._run_in_process(pending)
             return await self._hand_to_rq(self._queue, pending)
+
+    async def relay(self, *, every: float = RELAY_SECONDS, stop: Callable[[], bool] = lambda: False) -> None:
+        """Keep handing over what missed Redis at commit time, until ``stop()``; a failed pass is retried."""
+        while not stop():
+            try:
+                await self.dispatch_pending()
+            except Exception:
+                log.exception("outbox relay failed")
+            await asyncio.sleep(every)
 
     async def _pending_ids(self) -> list[int]:
         async with self._session_factory() as session:

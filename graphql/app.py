@@ -26,7 +26,6 @@ from cellorg.permissions.service import load_policy
 from cellorg.permissions.watcher import PolicyWatcher
 
 log = logging.getLogger(__name__)
-OUTBOX_RELAY_SECONDS = 5.0
 
 
 @get("/health", sync_to_thread=False)
@@ -54,16 +53,6 @@ async def start_services(runtime: Runtime, policy: PolicyEnforcer | None = None)
         loaded = await load_policy(session, policy)
     log.info("enforcer loaded with %d grant windows", loaded)
     return Services(runtime=runtime, policy=policy, tokens=TokenCodec.from_settings(runtime.settings))
-
-
-async def _relay_outbox(services: Services) -> None:
-    """Hand jobs that could not reach Redis at commit time to rq once it is back."""
-    while True:
-        await asyncio.sleep(OUTBOX_RELAY_SECONDS)
-        try:
-            await services.runtime.dispatcher.dispatch_pending()
-        except Exception:
-            log.exception("outbox relay failed")
 
 
 async def _run_timed_jobs(services: Services) -> None:
@@ -106,7 +95,7 @@ def create_app(
         if settings.redis_url:
             watcher = PolicyWatcher(settings.redis_url, services.policy, active.session_factory)
             watcher.attach()
-            background += [asyncio.create_task(watcher.run()), asyncio.create_task(_relay_outbox(services))]
+            background += [asyncio.create_task(watcher.run()), asyncio.create_task(active.dispatcher.relay())]
         else:
             background.append(asyncio.create_task(_run_timed_jobs(services)))
         try:

@@ -77,7 +77,8 @@ async def test_job_waits_in_the_outbox_while_redis_is_down(
 
     redis = connect_redis(REDIS_URL)
     back = JobDispatcher(runtime.session_factory, redis, redis_prefix)
-    assert await back.dispatch_pending() >= 1
+    one_pass = iter([False, True])
+    await back.relay(every=0, stop=lambda: next(one_pass))  # what the API process and the worker run
     row = await session.get(OutboxJob, row_id, populate_existing=True)
     assert row is not None and row.dispatched_at is not None
     job = Queue(redis_prefix, connection=redis).fetch_job(f"outbox-{row_id}")

@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "cellorg.permissions.models",
     "cellorg.projects.models",
     "cellorg.talent_pool.models",
+    "cellorg.ledger.models",
 )
 
 

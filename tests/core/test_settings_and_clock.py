@@ -7,10 +7,12 @@ from cellorg.core.clock import Clock
 from cellorg.core.settings import Mode, Settings
 
 
-def test_prod_mode_refuses_the_dev_secret() -> None:
+def test_prod_mode_refuses_the_dev_secret_and_the_dev_service_key() -> None:
     with pytest.raises(ValidationError, match="CELLORG_TOKEN_SECRET"):
         Settings(mode=Mode.PROD)
-    assert Settings(mode=Mode.PROD, token_secret="x" * 32).mode is Mode.PROD
+    with pytest.raises(ValidationError, match="CELLORG_SERVICE_KEY"):
+        Settings(mode=Mode.PROD, token_secret="x" * 32)
+    assert Settings(mode=Mode.PROD, token_secret="x" * 32, service_key="0x" + "12" * 32).mode is Mode.PROD
 
 
 def test_settings_read_the_cellorg_prefix(monkeypatch: pytest.MonkeyPatch) -> None:

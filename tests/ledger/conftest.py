@@ -15,6 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.permissions.enforcer import PolicyEnforcer
+from tests.conftest import OrgBuilder
+from tests.projects.conftest import SquadBuilder
 
 REPO_ROOT = Path(__file__).parents[2]
 INSTALL_TIMEOUT_SECONDS = 600
@@ -115,3 +120,8 @@ def legacy_rpc_url(chain_node: str, tmp_path_factory: pytest.TempPathFactory) ->
     """A running anvil before London: blocks without a base fee, as on chains without EIP-1559."""
     with running_node(chain_node, tmp_path_factory.mktemp("anvil-berlin") / "anvil.log", "--hardfork", "berlin") as url:
         yield url
+
+
+@pytest.fixture
+def squads(session: AsyncSession, policy: PolicyEnforcer, build: OrgBuilder) -> SquadBuilder:
+    return SquadBuilder(session, policy, build)

@@ -1,0 +1,456 @@
+"""Recording entries on the ledger, growing its Merkle tree, and publishing checkpoints.
+
+An append takes the ledger lock (a transaction-scoped advisory lock on PostgreSQL; SQLite has a single
+writer), reads the head, and inserts the entry with the next sequence number and its chain hash: the
+sequence stays gap-free under concurrent writers and there is one head. The Merkle nodes are added when
+a checkpoint is published, for every entry since the previous one, in one batch.
+"""
+
+import json
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.core.clock import utcnow
+from cellorg.core.errors import NotFoundError, ValidationFailed
+from cellorg.core.jobs import enqueue
+from cellorg.core.settings import Settings, get_settings
+from cellorg.ledger import chain, merkle
+from cellorg.ledger.bundle import build_bundle
+from cellorg.ledger.hashing import keccak256
+from cellorg.ledger.models import Checkpoint, CheckpointAnchor, LedgerEntry, LedgerNode
+from cellorg.ledger.signatures import SignatureError, recover_signer, sign_digest
+from cellorg.ledger.typed_data import ENTRY_TYPES, Domain, TypedDataError, canonical_json, check_message, digest
+from cellorg.org.models import Person
+from cellorg.projects.models import Project
+from cellorg.talent_pool.models import Skill, SkillClaim, SkillStatus
+
+LEDGER_LOCK_KEY = 0x63656C6C6F7267  # "cellorg"
+GENESIS_CHAIN_HASH = bytes(32)
+CONTRIBUTION_KINDS = ("deliverable", "design", "review", "customer meeting", "analysis", "coordination")
+MAX_POINTS = 100
+MAX_TEXT = 2000
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+_AUTHOR_FIELD = {"Contribution": "contributorId", "Decision": "decidedById"}
+_MOMENT_FIELD = {"Contribution": "occurredAt", "Decision": "decidedAt"}
+HASHER = merkle.KECCAK256
+
+
+@dataclass(frozen=True)
+class LedgerKeys:
+    """The EIP-712 domain entries are signed in, and the service's key."""
+
+    domain: Domain
+    service: LocalAccount
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "LedgerKeys":
+        settings = settings or get_settings()
+        domain = Domain("cellorg ledger", "1", settings.ledger_chain_id, settings.ledger_verifying_contract)
+        return cls(domain, Account.from_key(settings.service_key.get_secret_value()))
+
+
+def new_nonce() -> str:
+    return "0x" + secrets.token_hex(32)
+
+
+def contribution_message(
+    *,
+    project_id: int,
+    contributor_id: int,
+    kind: str,
+    title: str,
+    points: int,
+    occurred_at: datetime,
+    skills: Sequence[str] = (),
+    evidence: Sequence[tuple[str, str]] = (),
+    amends: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """The EIP-712 message of a contribution (evidence as (uri, 0x-prefixed content hash) pairs)."""
+    return {
+        "projectId": project_id,
+        "contributorId": contributor_id,
+        "kind": kind,
+        "title": title,
+        "points": points,
+        "skills": list(skills),
+        "evidence": [{"uri": uri, "contentHash": content_hash} for uri, content_hash in evidence],
+        "occurredAt": int(occurred_at.timestamp()),
+        "amends": amends or 0,
+        "nonce": nonce or new_nonce(),
+    }
+
+
+def decision_message(
+    *,
+    project_id: int,
+    decided_by_id: int,
+    title: str,
+    rationale: str,
+    alternatives: Sequence[str],
+    decided_at: datetime,
+    amends: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "projectId": project_id,
+        "decidedById": decided_by_id,
+        "title": title,
+        "rationale": rationale,
+        "alternatives": list(alternatives),
+        "decidedAt": int(decided_at.timestamp()),
+        "amends": amends or 0,
+        "nonce": nonce or new_nonce(),
+    }
+
+
+def leaf_data(entry_digest: bytes, signature: bytes) -> bytes:
+    """What the Merkle leaf commits to: leaf = keccak256(0x00 || digest || signature)."""
+    return entry_digest + signature
+
+
+def chain_hash(previous: bytes, leaf_hash: bytes) -> bytes:
+    return keccak256(previous + leaf_hash)
+
+
+async def record_entry(
+    session: AsyncSession,
+    keys: LedgerKeys,
+    primary_type: str,
+    message: Mapping[str, Any],
+    signature: bytes | None = None,
+) -> LedgerEntry:
+    """Append a contribution or decision; without ``signature`` the service signs it.
+
+    A personal signature must recover to the author's registered Ethereum address.
+    """
+    project, author = await _validated(session, primary_type, message)
+    entry_digest = digest(keys.domain, primary_type, message)
+    if signature is None:
+        signature, signer = sign_digest(keys.service, entry_digest), str(keys.service.address)
+    else:
+        signer = _personal_signer(entry_digest, signature, author)
+    duplicate = await session.scalar(select(LedgerEntry.seq).where(LedgerEntry.digest == entry_digest))
+    if duplicate is not None:
+        raise ValidationFailed(f"this signed entry is already on the ledger as entry {duplicate}", field="signature")
+    entry = await _append(
+        session,
+        LedgerEntry(
+            entry_type=primary_type,
+            project_id=project.id,
+            author_id=author.id,
+            contribution_kind=message.get("kind"),
+            points=message.get("points"),
+            amends=message["amends"] or None,
+            payload=canonical_json(message),
+            digest=entry_digest,
+            signature=signature,
+            signer=signer,
+            signed_by_service=signature is not None and signer == keys.service.address,
+        ),
+    )
+    if primary_type == "Contribution":
+        await _refresh_claims(session, author.id, message["skills"], message["occurredAt"])
+    return entry
+
+
+def parse_signed(keys: LedgerKeys, typed_data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The primary type and message of typed data a wallet signed, once its domain is this ledger's."""
+    if not isinstance(typed_data, Mapping):
+        raise ValidationFailed("typed data must be an object", field="typedData")
+    primary_type = typed_data.get("primaryType")
+    if primary_type not in ENTRY_TYPES:
+        raise ValidationFailed(f"primaryType must be one of {', '.join(ENTRY_TYPES)}", field="typedData")
+    domain = typed_data.get("domain")
+    expected = keys.domain.as_message()
+    if not isinstance(domain, Mapping):
+        raise ValidationFailed("typed data has no domain", field="typedData")
+    for name, value in expected.items():
+        given = domain.get(name)
+        same = (
+            isinstance(given, str) and given.lower() == value.lower() if name == "verifyingContract" else given == value
+        )
+        if not same:
+            raise ValidationFailed(
+                f"the domain's {name} is {given!r}; this ledger signs with {value!r}", field="typedData"
+            )
+    message = typed_data.get("message")
+    if not isinstance(message, Mapping):
+        raise ValidationFailed("typed data has no message", field="typedData")
+    return str(primary_type), dict(message)
+
+
+def _personal_signer(entry_digest: bytes, signature: bytes, author: Person) -> str:
+    if author.eth_address is None:
+        raise ValidationFailed(f"{author.name} has no Ethereum address registered to sign with", field="signature")
+    try:
+        signer = recover_signer(entry_digest, signature)
+    except SignatureError as error:
+        raise ValidationFailed(str(error), field="signature") from error
+    if signer.lower() != author.eth_address.lower():
+        raise ValidationFailed(
+            f"the signature was made by {signer}, not by {author.name}'s key {author.eth_address}", field="signature"
+        )
+    return signer
+
+
+async def _validated(session: AsyncSession, primary_type: str, message: Mapping[str, Any]) -> tuple[Project, Person]:
+    try:
+        check_message(primary_type, message)
+    except TypedDataError as error:
+        raise ValidationFailed(str(error), field="message") from error
+    project = await session.get(Project, message["projectId"])
+    if project is None:
+        raise NotFoundError("Project", message["projectId"])
+    if not project.is_open:
+        raise ValidationFailed(f"the project is {project.status}: its ledger takes no new entries", field="projectId")
+    author = await session.get(Person, message[_AUTHOR_FIELD[primary_type]])
+    if author is None or not author.active:
+        raise ValidationFailed("the author is not an active person", field=_AUTHOR_FIELD[primary_type])
+    if message[_MOMENT_FIELD[primary_type]] > utcnow().timestamp():
+        raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
+    if primary_type == "Contribution":
+        await _check_contribution(session, message)
+    else:
+        _check_texts(message["title"], message["rationale"], *message["alternatives"])
+    if message["amends"]:
+        await _check_amended(session, primary_type, project.id, message["amends"])
+    return project, author
+
+
+async def _check_contribution(session: AsyncSession, message: Mapping[str, Any]) -> None:
+    if message["kind"] not in CONTRIBUTION_KINDS:
+        raise ValidationFailed(f"kind must be one of: {', '.join(CONTRIBUTION_KINDS)}", field="kind")
+    if not 1 <= message["points"] <= MAX_POINTS:
+        raise ValidationFailed(f"points must be between 1 and {MAX_POINTS}", field="points")
+    _check_texts(message["title"])
+    for evidence in message["evidence"]:
+        if not _URL.match(evidence["uri"]):
+            raise ValidationFailed(f"evidence {evidence['uri']!r} is not an http(s) URL", field="evidence")
+    skills = set(message["skills"])
+    if skills:
+        known = set(
+            await session.scalars(
+                select(Skill.name).where(Skill.name.in_(skills), Skill.status == SkillStatus.APPROVED)
+            )
+        )
+        unknown = sorted(skills - known)
+        if unknown:
+            raise ValidationFailed(f"not approved skills: {', '.join(unknown)}", field="skills")
+
+
+def _check_texts(title: str, *others: str) -> None:
+    if not title.strip():
+        raise ValidationFailed("the title must not be empty", field="title")
+    if any(len(value) > MAX_TEXT for value in (title, *others)):
+        raise ValidationFailed(f"texts are limited to {MAX_TEXT} characters", field="title")
+
+
+async def _check_amended(session: AsyncSession, primary_type: str, project_id: int, seq: int) -> None:
+    amended = await session.get(LedgerEntry, seq)
+    if amended is None or amended.project_id != project_id or amended.entry_type != primary_type:
+        raise ValidationFailed(f"entry {seq} is not a {primary_type.lower()} of this project", field="amends")
+
+
+async def _refresh_claims(session: AsyncSession, person_id: int, skills: Sequence[str], occurred_at: int) -> None:
+    """A contribution naming a skill is fresh evidence for the contributor's current claim on it."""
+    if not skills:
+        return
+    moment = datetime.fromtimestamp(occurred_at, tz=utcnow().tzinfo)
+    await session.execute(
+        update(SkillClaim)
+        .where(
+            SkillClaim.person_id == person_id,
+            SkillClaim.superseded_at.is_(None),
+            SkillClaim.evidence_at < moment,
+            SkillClaim.skill_id.in_(select(Skill.id).where(Skill.name.in_(skills))),
+        )
+        .values(evidence_at=moment)
+    )
+
+
+async def lock_ledger(session: AsyncSession) -> None:
+    """Serialize writers to the log until the transaction ends (SQLite allows one writer anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+
+
+async def _append(session: AsyncSession, entry: LedgerEntry) -> LedgerEntry:
+    await lock_ledger(session)
+    head = (
+        await session.execute(select(LedgerEntry.seq, LedgerEntry.chain_hash).order_by(LedgerEntry.seq.desc()).limit(1))
+    ).first()
+    seq, previous = (head[0] + 1, head[1]) if head else (1, GENESIS_CHAIN_HASH)
+    entry.seq = seq
+    entry.leaf_hash = HASHER.leaf(leaf_data(entry.digest, entry.signature))
+    entry.chain_hash = chain_hash(previous, entry.leaf_hash)
+    entry.recorded_at = utcnow()
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+# --- the tree and checkpoints ---------------------------------------------------------------------------------
+
+
+async def tree_size(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(LedgerEntry.seq), 0))) or 0)
+
+
+async def read_nodes(session: AsyncSession, wanted: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+    """Stored nodes in two reads: leaves come from the entries (leaf i is entry i + 1), the rest from the nodes."""
+    keys = set(wanted)
+    leaves = [index + 1 for level, index in keys if level == 0]
+    inner = [(level, index) for level, index in keys if level > 0]
+    found: dict[merkle.NodeKey, bytes] = {}
+    if leaves:
+        leaf_rows = select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves))
+        found.update(((0, seq - 1), leaf) for seq, leaf in (await session.execute(leaf_rows)).all())
+    if inner:
+        node_rows = select(LedgerNode.level, LedgerNode.position, LedgerNode.hash).where(
+            tuple_(LedgerNode.level, LedgerNode.position).in_(inner)
+        )
+        found.update(((level, index), node) for level, index, node in (await session.execute(node_rows)).all())
+    missing = keys - found.keys()
+    if missing:
+        raise ValidationFailed(f"the ledger lacks tree nodes {sorted(missing)[:3]}: was it tampered with?")
+    return found
+
+
+async def latest_checkpoint(session: AsyncSession) -> Checkpoint | None:
+    return await session.scalar(select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(1))
+
+
+def checkpoint_message(size: int, root: bytes, created_at: datetime) -> dict[str, Any]:
+    return {"treeSize": size, "root": "0x" + root.hex(), "timestamp": int(created_at.timestamp())}
+
+
+async def publish_checkpoint(session: AsyncSession, keys: LedgerKeys) -> Checkpoint:
+    """Grow the tree to the head, sign the new tree head, prove it extends the last one, and queue its anchor."""
+    await lock_ledger(session)
+    size = await tree_size(session)
+    last = await latest_checkpoint(session)
+    if size == 0:
+        raise ValidationFailed("the ledger is empty: there is nothing to checkpoint")
+    if last is not None and last.tree_size == size:
+        return last
+    built = last.tree_size if last else 0
+    nodes = await _grow_tree(session, built, size)
+    root = merkle.root(HASHER, size, nodes | await read_nodes(session, set(merkle.root_keys(size)) - nodes.keys()))
+    proof: list[bytes] = []
+    if built:
+        wanted = merkle.consistency_keys(built, size)
+        proof = merkle.consistency_proof(HASHER, built, size, await read_nodes(session, wanted))
+    created_at = utcnow().replace(microsecond=0)
+    signature = sign_digest(keys.service, digest(keys.domain, "Checkpoint", checkpoint_message(size, root, created_at)))
+    checkpoint = Checkpoint(
+        tree_size=size,
+        root=root,
+        created_at=created_at,
+        signature=signature,
+        signer=keys.service.address,
+        previous_size=built or None,
+        consistency_proof=b"".join(proof),
+    )
+    session.add(checkpoint)
+    await session.flush()
+    await enqueue(session, anchor_checkpoint, checkpoint_id=checkpoint.id)
+    return checkpoint
+
+
+async def _grow_tree(session: AsyncSession, built: int, size: int) -> dict[merkle.NodeKey, bytes]:
+    query = select(LedgerEntry.leaf_hash).where(LedgerEntry.seq > built).order_by(LedgerEntry.seq)
+    leaves = list((await session.scalars(query)).all())
+    border = await read_nodes(session, merkle.append_keys(built))
+    created = merkle.appended_nodes(HASHER, built, leaves, border)
+    rows = [{"level": level, "position": index, "hash": node} for (level, index), node in created.items() if level]
+    for offset in range(0, len(rows), 10_000):
+        await session.execute(insert(LedgerNode), rows[offset : offset + 10_000])
+    return border | created
+
+
+async def anchor_checkpoint(session: AsyncSession, checkpoint_id: int) -> None:
+    """Publish a checkpoint's root and size on the chain (a job: the chain may be slow or away)."""
+    settings = get_settings()
+    checkpoint = await session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None or await session.get(CheckpointAnchor, checkpoint_id) is not None:
+        return
+    keys = LedgerKeys.from_settings(settings)
+    w3 = chain.connect(settings.chain_rpc_url)
+    if settings.chain_rpc_url is None:
+        chain.fund_for_development(w3, keys.service.address)  # the embedded chain is a dev chain by definition
+    anchor = chain.publish_checkpoint(w3, keys.service, checkpoint.root, checkpoint.tree_size)
+    session.add(
+        CheckpointAnchor(
+            checkpoint_id=checkpoint.id,
+            chain_id=anchor.chain_id,
+            transaction_hash=anchor.transaction_hash,
+            block_number=anchor.block_number,
+            block_hash=anchor.block_hash,
+            sender=keys.service.address,
+            anchored_at=utcnow(),
+        )
+    )
+    await session.flush()
+
+
+async def checkpoint_now(session: AsyncSession) -> None:
+    """The periodic job: a checkpoint whenever the ledger grew since the last one."""
+    last = await latest_checkpoint(session)
+    size = await tree_size(session)
+    if size and (last is None or last.tree_size < size):
+        await publish_checkpoint(session, LedgerKeys.from_settings())
+
+
+def decode_payload(entry: LedgerEntry) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(entry.payload)
+    return payload
+
+
+async def proof_bundle(session: AsyncSession, keys: LedgerKeys, seq: int) -> dict[str, Any]:
+    """The entry's proof bundle against the latest checkpoint that covers it (docs/proof-bundle.md)."""
+    entry = await session.get(LedgerEntry, seq)
+    if entry is None:
+        raise NotFoundError("LedgerEntry", seq)
+    checkpoint = await latest_checkpoint(session)
+    if checkpoint is None or checkpoint.tree_size < seq:
+        raise ValidationFailed(f"entry {seq} is not covered by a checkpoint yet: publish one first", field="seq")
+    size = checkpoint.tree_size
+    path = merkle.inclusion_proof(
+        HASHER, seq - 1, size, await read_nodes(session, merkle.inclusion_keys(seq - 1, size))
+    )
+    anchor = await session.get(CheckpointAnchor, checkpoint.id)
+    return build_bundle(
+        seq=seq,
+        domain=keys.domain,
+        primary_type=entry.entry_type,
+        message=decode_payload(entry),
+        signature=entry.signature,
+        signer=entry.signer,
+        leaf_hash=entry.leaf_hash,
+        path=path,
+        checkpoint={
+            "treeSize": size,
+            "root": "0x" + checkpoint.root.hex(),
+            "timestamp": int(checkpoint.created_at.timestamp()),
+            "signature": "0x" + checkpoint.signature.hex(),
+            "signer": checkpoint.signer,
+        },
+        anchor=None
+        if anchor is None
+        else {
+            "chainId": anchor.chain_id,
+            "transactionHash": anchor.transaction_hash,
+            "blockNumber": anchor.block_number,
+            "blockHash": anchor.block_hash,
+        },
+    )

@@ -1,0 +1,232 @@
+"""Recording entries: signatures, validation, the append-only log, and checkpoints with their proofs."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellorg.core.errors import ValidationFailed
+from cellorg.core.settings import Settings
+from cellorg.ledger import merkle
+from cellorg.ledger import service as ledger
+from cellorg.ledger.hashing import keccak256
+from cellorg.ledger.models import LedgerEntry
+from cellorg.ledger.signatures import SECP256K1_N, sign_digest
+from cellorg.ledger.typed_data import digest, full_typed_data
+from cellorg.org.models import Person
+from tests.projects.conftest import Squad, SquadBuilder
+
+KEYS = ledger.LedgerKeys.from_settings(Settings())
+CONTENT_HASH = "0x" + "ab" * 32
+
+
+@pytest.fixture
+async def squad(squads: SquadBuilder, frozen_now: datetime) -> Squad:
+    return await squads.squad(now=frozen_now, roles=("lead", "member"))
+
+
+@pytest.fixture
+async def member(squads: SquadBuilder, squad: Squad, session: AsyncSession) -> tuple[Person, LocalAccount]:
+    account = Account.create()
+    person = await squads.join(squad, "member")
+    person.eth_address = account.address
+    await session.flush()
+    return person, account
+
+
+def contribution(squad: Squad, person: Person, at: datetime, **overrides: object) -> dict[str, object]:
+    message = ledger.contribution_message(
+        project_id=squad.project.id,
+        contributor_id=person.id,
+        kind="design",
+        title="Solution design",
+        points=40,
+        occurred_at=at - timedelta(hours=1),
+        evidence=[("https://files.example.com/design.pdf", CONTENT_HASH)],
+    )
+    return message | overrides
+
+
+async def entry_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
+
+
+async def test_an_unsigned_entry_is_signed_by_the_service_and_chained_to_the_genesis(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, _account = member
+    entry = await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    expected_digest = digest(KEYS.domain, "Contribution", ledger.decode_payload(entry))
+    assert (entry.seq, entry.signer, entry.signed_by_service) == (1, KEYS.service.address, True)
+    assert entry.digest == expected_digest
+    assert entry.leaf_hash == keccak256(b"\x00" + expected_digest + entry.signature)
+    assert entry.chain_hash == keccak256(bytes(32) + entry.leaf_hash)
+    assert (entry.points, entry.contribution_kind, entry.author_id) == (40, "design", person.id)
+
+
+async def test_the_second_entry_chains_to_the_first(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, _account = member
+    first = await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    second = await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    assert second.seq == 2
+    assert second.chain_hash == keccak256(first.chain_hash + second.leaf_hash)
+
+
+async def test_a_personal_signature_is_recorded_with_its_signer(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, account = member
+    message = contribution(squad, person, frozen_now)
+    signed = Account.sign_typed_data(account.key, full_message=full_typed_data(KEYS.domain, "Contribution", message))
+    entry = await ledger.record_entry(session, KEYS, "Contribution", message, bytes(signed.signature))
+    assert (entry.signer, entry.signed_by_service) == (account.address, False)
+
+
+def _sign(account: LocalAccount, message: dict[str, object]) -> bytes:
+    return sign_digest(account, digest(KEYS.domain, "Contribution", message))
+
+
+def _high_s(signature: bytes) -> bytes:
+    s = int.from_bytes(signature[32:64])
+    return signature[:32] + (SECP256K1_N - s).to_bytes(32) + bytes([55 - signature[64]])
+
+
+@pytest.mark.parametrize(
+    ("forge", "error"),
+    [
+        (lambda m, a: _sign(Account.create(), m), "not by"),
+        (lambda m, a: _high_s(_sign(a, m)), "malleated"),
+        (lambda m, a: _sign(a, m | {"projectId": m["projectId"] + 1}), "not by"),
+        (lambda m, a: _sign(a, m)[:64], "65 bytes"),
+    ],
+    ids=["foreign-key", "high-s", "signed-for-another-project", "truncated"],
+)
+async def test_a_bad_signature_is_refused_and_nothing_is_written(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    forge: object,
+    error: str,
+) -> None:
+    person, account = member
+    message = contribution(squad, person, frozen_now)
+    with pytest.raises(ValidationFailed, match=error):
+        await ledger.record_entry(session, KEYS, "Contribution", message, forge(message, account))  # type: ignore[operator]
+    assert await entry_count(session) == 0
+
+
+async def test_a_replayed_signature_is_refused(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, account = member
+    message = contribution(squad, person, frozen_now)
+    await ledger.record_entry(session, KEYS, "Contribution", message, _sign(account, message))
+    with pytest.raises(ValidationFailed, match="already on the ledger as entry 1"):
+        await ledger.record_entry(session, KEYS, "Contribution", message, _sign(account, message))
+    assert await entry_count(session) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("chainId", 1, "chainId is 1"),
+        ("verifyingContract", "0x" + "11" * 20, "verifyingContract"),
+        ("name", "another ledger", "name"),
+    ],
+)
+def test_typed_data_from_another_domain_is_refused(field: str, value: object, error: str) -> None:
+    typed = full_typed_data(KEYS.domain, "Contribution", {"anything": 1})
+    typed["domain"][field] = value
+    with pytest.raises(ValidationFailed, match=error):
+        ledger.parse_signed(KEYS, typed)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"points": 0}, "points must be between 1 and 100"),
+        ({"points": 101}, "points must be between 1 and 100"),
+        ({"kind": "lunch"}, "kind must be one of"),
+        ({"title": "  "}, "title must not be empty"),
+        ({"evidence": [{"uri": "ftp://x", "contentHash": CONTENT_HASH}]}, "not an http"),
+        ({"evidence": [{"uri": "https://x.example", "contentHash": "0x12"}]}, "32 bytes"),
+        ({"skills": ["Astrology"]}, "not approved skills: Astrology"),
+        ({"amends": 7}, "entry 7 is not a contribution of this project"),
+        ({"points": "40"}, "must be an integer"),
+    ],
+)
+async def test_bad_contributions_are_refused_and_nothing_is_written(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    overrides: dict[str, object],
+    error: str,
+) -> None:
+    person, _account = member
+    with pytest.raises(ValidationFailed, match=error):
+        await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now, **overrides))
+    assert await entry_count(session) == 0
+
+
+async def test_an_entry_for_the_future_is_refused(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, _account = member
+    future = contribution(squad, person, frozen_now, occurredAt=int(frozen_now.timestamp()) + 60)
+    with pytest.raises(ValidationFailed, match="has not happened yet"):
+        await ledger.record_entry(session, KEYS, "Contribution", future)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE ledger_entries SET points = 99", "DELETE FROM ledger_entries"])
+async def test_the_database_refuses_to_change_an_entry(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime, statement: str
+) -> None:
+    person, _account = member
+    await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    with pytest.raises((DBAPIError, IntegrityError, OperationalError), match="append-only"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+    assert await session.scalar(select(LedgerEntry.points)) == 40
+
+
+async def test_checkpoints_grow_the_tree_and_prove_each_other_consistent(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, _account = member
+    for _ in range(5):
+        await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    first = await ledger.publish_checkpoint(session, KEYS)
+    for _ in range(6):
+        await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    second = await ledger.publish_checkpoint(session, KEYS)
+    leaves = list((await session.scalars(select(LedgerEntry.leaf_hash).order_by(LedgerEntry.seq))).all())
+    assert (first.tree_size, second.tree_size, second.previous_size) == (5, 11, 5)
+    assert first.root == naive_root(leaves[:5])
+    assert second.root == naive_root(leaves)
+    proof = [second.consistency_proof[i : i + 32] for i in range(0, len(second.consistency_proof), 32)]
+    merkle.verify_consistency(merkle.KECCAK256, 5, 11, first.root, second.root, proof)
+    for index in range(11):
+        nodes = await ledger.read_nodes(session, merkle.inclusion_keys(index, 11))
+        path = merkle.inclusion_proof(merkle.KECCAK256, index, 11, nodes)
+        merkle.verify_inclusion(merkle.KECCAK256, index, 11, leaves[index], path, second.root)
+    assert await ledger.publish_checkpoint(session, KEYS) is second  # nothing new: the same checkpoint
+
+
+async def test_an_empty_ledger_has_nothing_to_checkpoint(session: AsyncSession) -> None:
+    with pytest.raises(ValidationFailed, match="empty"):
+        await ledger.publish_checkpoint(session, KEYS)
+
+
+def naive_root(leaves: list[bytes]) -> bytes:
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << (len(leaves) - 1).bit_length() - 1
+    return keccak256(b"\x01" + naive_root(leaves[:split]) + naive_root(leaves[split:]))

@@ -3,7 +3,7 @@
 ``ledger_entries`` is the log (seq 1, 2, ...: leaf index seq - 1). Next to the signed payload it keeps the
 columns the API filters and finance sums on (project, author, points, kind); the replay checks that they
 equal the payload, so they cannot drift from what was signed. ``ledger_nodes`` holds every complete
-perfect subtree of the Merkle tree above the leaves, so that roots and proofs take O(log n) reads.
+perfect subtree of the Merkle tree (the leaves included), so that roots and proofs take O(log n) reads.
 """
 
 from datetime import datetime
@@ -36,7 +36,11 @@ class LedgerEntry(Base):
 
 
 class LedgerNode(Base):
-    """The hash of leaves [position * 2**level, (position + 1) * 2**level), once all of them exist (level >= 1)."""
+    """The hash of leaves [position * 2**level, (position + 1) * 2**level), once all of them exist.
+
+    Level 0 repeats the entries' leaf hashes as they were when a checkpoint covered them, so a log
+    rewritten after that is caught at its first changed entry.
+    """
 
     __tablename__ = "ledger_nodes"
 

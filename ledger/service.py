@@ -307,20 +307,15 @@ async def tree_size(session: AsyncSession) -> int:
 
 
 async def read_nodes(session: AsyncSession, wanted: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
-    """Stored nodes in two reads: leaves come from the entries (leaf i is entry i + 1), the rest from the nodes."""
-    keys = set(wanted)
-    leaves = [index + 1 for level, index in keys if level == 0]
-    inner = [(level, index) for level, index in keys if level > 0]
-    found: dict[merkle.NodeKey, bytes] = {}
-    if leaves:
-        leaf_rows = select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves))
-        found.update(((0, seq - 1), leaf) for seq, leaf in (await session.execute(leaf_rows)).all())
-    if inner:
-        node_rows = select(LedgerNode.level, LedgerNode.position, LedgerNode.hash).where(
-            tuple_(LedgerNode.level, LedgerNode.position).in_(inner)
-        )
-        found.update(((level, index), node) for level, index, node in (await session.execute(node_rows)).all())
-    missing = keys - found.keys()
+    """The stored tree nodes named, in one read."""
+    keys = list(set(wanted))
+    if not keys:
+        return {}
+    query = select(LedgerNode.level, LedgerNode.position, LedgerNode.hash).where(
+        tuple_(LedgerNode.level, LedgerNode.position).in_(keys)
+    )
+    found = {(level, position): node for level, position, node in (await session.execute(query)).all()}
+    missing = set(keys) - found.keys()
     if missing:
         raise ValidationFailed(f"the ledger lacks tree nodes {sorted(missing)[:3]}: was it tampered with?")
     return found
@@ -372,7 +367,7 @@ async def _grow_tree(session: AsyncSession, built: int, size: int) -> dict[merkl
     leaves = list((await session.scalars(query)).all())
     border = await read_nodes(session, merkle.append_keys(built))
     created = merkle.appended_nodes(HASHER, built, leaves, border)
-    rows = [{"level": level, "position": index, "hash": node} for (level, index), node in created.items() if level]
+    rows = [{"level": level, "position": index, "hash": node} for (level, index), node in created.items()]
     for offset in range(0, len(rows), 10_000):
         await session.execute(insert(LedgerNode), rows[offset : offset + 10_000])
     return border | created

@@ -1,16 +1,20 @@
 """Proof bundles verify offline, against the embedded chain and a real node, and fail on any flipped bit."""
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from cellorg.core.settings import get_settings
 from cellorg.ledger import chain
+from cellorg.ledger import cli as ledger_cli
 from cellorg.ledger import service as ledger
 from cellorg.ledger.bundle import BundleError, verify_bundle
 from cellorg.ledger.signatures import sign_digest
@@ -140,3 +144,18 @@ async def test_verifies_against_a_real_node(
 @pytest.fixture
 async def bundle(session: AsyncSession, squads: SquadBuilder, frozen_now: datetime) -> dict[str, Any]:
     return await anchored_bundle(session, squads, frozen_now)
+
+
+def test_the_cli_verifies_a_bundle_file_and_names_a_failure(bundle: dict[str, Any], tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(bundle))
+    tampered = copy.deepcopy(bundle)
+    tampered["inclusion"]["path"][0] = flipped(bundle["inclusion"]["path"][0])
+    bad.write_text(json.dumps(tampered))
+    runner = CliRunner()
+    passed = runner.invoke(ledger_cli.app, ["verify-bundle", str(good), "--service-address", KEYS.service.address])
+    assert passed.exit_code == 0, passed.output
+    assert "OK entry 4 signed by" in passed.output
+    failed = runner.invoke(ledger_cli.app, ["verify-bundle", str(bad)])
+    assert failed.exit_code == 1
+    assert "FAILED inclusion proof" in failed.output

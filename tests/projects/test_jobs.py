@@ -39,12 +39,16 @@ async def test_overdue_project_closes_as_of_its_end(
 
 
 def test_rq_cron_enqueues_every_timed_job(redis_prefix: str) -> None:
-    assert periodic_jobs() == {"close_overdue_projects": CLOSE_OVERDUE}
+    checkpoint = "cellorg.ledger.service:checkpoint_now"
+    assert periodic_jobs() == {"close_overdue_projects": CLOSE_OVERDUE, "checkpoint_ledger": checkpoint}
     redis = connect_redis(REDIS_URL)
     enqueued = cron_scheduler(redis, redis_prefix).enqueue_jobs()
-    assert [job.name for job in enqueued] == ["close_overdue_projects"]
-    [job] = Queue(redis_prefix, connection=redis).get_jobs()
-    assert (job.func_name, job.args) == ("cellorg.core.jobs.run_periodic", (CLOSE_OVERDUE,))
+    assert sorted(job.name for job in enqueued) == ["checkpoint_ledger", "close_overdue_projects"]
+    jobs = Queue(redis_prefix, connection=redis).get_jobs()
+    assert sorted((job.func_name, job.args) for job in jobs) == [
+        ("cellorg.core.jobs.run_periodic", (checkpoint,)),
+        ("cellorg.core.jobs.run_periodic", (CLOSE_OVERDUE,)),
+    ]
     redis.close()
 
 

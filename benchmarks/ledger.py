@@ -1,0 +1,120 @@
+"""Ledger figures on PostgreSQL: appends with 8 concurrent writers (gap-free checked), checkpointing, and the
+full replay (hashes, chain, tree; then with every signature recovered), plus one inclusion proof read.
+
+    python benchmarks/ledger.py [--entries 20000] [--writers 8]
+"""
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from cellorg.core.clock import utcnow
+from cellorg.core.db import commit
+from cellorg.core.runtime import Runtime
+from cellorg.core.settings import Settings
+from cellorg.ledger import merkle
+from cellorg.ledger import service as ledger
+from cellorg.ledger.models import LedgerEntry
+from cellorg.ledger.replay import replay
+from cellorg.org.models import Person
+from cellorg.org.seed import seed_large_org
+from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.projects import service as projects
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import describe, fresh_postgres
+
+KEYS = ledger.LedgerKeys.from_settings(Settings())
+
+
+async def setup(runtime: Runtime) -> tuple[int, int]:
+    async with runtime.session_factory() as session:
+        await seed_large_org(session, people=20, units=8)
+        person = await session.scalar(select(Person.id).order_by(Person.id).limit(1))
+        assert person is not None
+        now = utcnow()
+        project = await projects.create_project(
+            session,
+            PolicyEnforcer(),
+            name="Ledger benchmark",
+            description="",
+            owner_id=person,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=60),
+            customer_unit_id=None,
+            product_line_unit_id=None,
+        )
+        await commit(session)
+        return project.id, person
+
+
+async def writer(runtime: Runtime, project_id: int, person_id: int, count: int) -> None:
+    occurred = utcnow() - timedelta(hours=1)
+    for index in range(count):
+        message = ledger.contribution_message(
+            project_id=project_id,
+            contributor_id=person_id,
+            kind="deliverable",
+            title=f"Deliverable {index}",
+            points=10,
+            occurred_at=occurred,
+            evidence=[("https://files.example.com/d.pdf", "0x" + "cd" * 32)],
+        )
+        async with runtime.session_factory() as session:
+            await ledger.record_entry(session, KEYS, "Contribution", message)
+            await commit(session)
+
+
+async def main(entries: int, writers: int) -> None:
+    runtime = Runtime.from_settings(Settings(database_url=await fresh_postgres()), pool_size=writers + 2)
+    try:
+        project_id, person_id = await setup(runtime)
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(runtime, project_id, person_id, entries // writers) for _ in range(writers)))
+        elapsed = time.perf_counter() - started
+        async with runtime.session_factory() as session:
+            count, low, high = (
+                await session.execute(select(func.count(), func.min(LedgerEntry.seq), func.max(LedgerEntry.seq)))
+            ).one()
+            assert (count, low, high) == (entries // writers * writers, 1, count), "the sequence has a gap"
+            print(
+                f"appends: {count:,} entries by {writers} writers in {elapsed:.1f} s = {count / elapsed:,.0f}/s, "
+                "gap-free (target >= 2,000/s)"
+            )
+            started = time.perf_counter()
+            checkpoint = await ledger.publish_checkpoint(session, KEYS)
+            await commit(session)
+            print(
+                f"checkpoint of {checkpoint.tree_size:,} entries (tree grown from empty): "
+                f"{time.perf_counter() - started:.2f} s"
+            )
+            samples = []
+            for index in range(0, count, max(1, count // 200)):
+                started = time.perf_counter()
+                nodes = await ledger.read_nodes(session, merkle.inclusion_keys(index, count))
+                merkle.inclusion_proof(merkle.KECCAK256, index, count, nodes)
+                samples.append((time.perf_counter() - started) * 1000)
+            print(f"inclusion proof (read + compute) at {count:,} entries: {describe(samples)} (target <= 5 ms at 1M)")
+            for signatures in (False, True):
+                started = time.perf_counter()
+                report = await replay(session, KEYS, signatures=signatures)
+                rate = report.entries / (time.perf_counter() - started)
+                assert report.ok, report.first_mismatch
+                target = ">= 5,000/s" if signatures else ">= 200,000/s"
+                label = "with signatures" if signatures else "hashes, chain, tree"
+                print(f"replay ({label}): {rate:,.0f} entries/s (target {target})")
+    finally:
+        await runtime.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--writers", type=int, default=8)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.entries, arguments.writers))

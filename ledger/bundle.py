@@ -14,7 +14,7 @@ from web3 import Web3
 
 from cellorg.ledger import chain, merkle
 from cellorg.ledger.signatures import SignatureError, recover_signer
-from cellorg.ledger.typed_data import ENTRY_TYPES, TYPES, Domain, TypedDataError, digest, full_typed_data
+from cellorg.ledger.typed_data import ENTRY_TYPES, Domain, TypedDataError, digest, full_typed_data
 
 BUNDLE_VERSION = 1
 HASHER = merkle.KECCAK256
@@ -165,6 +165,3 @@ def _hex(value: bytes) -> str:
 def _check(condition: bool, failure: str) -> None:
     if not condition:
         raise BundleError(failure)
-
-
-__all__ = ["TYPES", "BundleError", "Verified", "build_bundle", "verify_bundle"]

@@ -20,9 +20,11 @@ from cellorg.ledger.typed_data import TypedDataError, digest
 BATCH = 8192
 _COLUMNS_OF_PAYLOAD = {
     "project_id": "projectId",
+    "author_id": "contributorId",
     "contribution_kind": "kind",
     "points": "points",
 }
+_AUTHOR_OF_DECISION = "decidedById"
 
 
 class Mismatch(Exception):
@@ -96,6 +98,7 @@ async def _batch(session: AsyncSession, first_seq: int) -> Sequence[Any]:
             LedgerEntry.seq,
             LedgerEntry.entry_type,
             LedgerEntry.project_id,
+            LedgerEntry.author_id,
             LedgerEntry.contribution_kind,
             LedgerEntry.points,
             LedgerEntry.payload,
@@ -145,6 +148,8 @@ def _check_entry(
         raise Mismatch(seq, f"its payload is not a valid {row.entry_type}: {error}") from error
     if recomputed != row.digest:
         raise Mismatch(seq, "its payload does not match its signed digest")
+    if _AUTHOR_OF_DECISION in payload and row.author_id != payload[_AUTHOR_OF_DECISION]:
+        raise Mismatch(seq, "its author_id column differs from the signed payload")
     for column, field in _COLUMNS_OF_PAYLOAD.items():
         if field in payload and getattr(row, column) != payload[field]:
             raise Mismatch(seq, f"its {column} column differs from the signed payload")

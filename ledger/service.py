@@ -135,6 +135,7 @@ async def record_entry(
     """
     project, author = await _validated(session, primary_type, message)
     entry_digest = digest(keys.domain, primary_type, message)
+    by_service = signature is None
     if signature is None:
         signature, signer = sign_digest(keys.service, entry_digest), str(keys.service.address)
     else:
@@ -155,7 +156,7 @@ async def record_entry(
             digest=entry_digest,
             signature=signature,
             signer=signer,
-            signed_by_service=signature is not None and signer == keys.service.address,
+            signed_by_service=by_service,
         ),
     )
     if primary_type == "Contribution":

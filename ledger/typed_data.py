@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cellorg.ledger.hashing import keccak256
@@ -69,7 +70,12 @@ class Domain:
 
     @property
     def separator(self) -> bytes:
-        return _hash_struct("EIP712Domain", EIP712_DOMAIN, self.as_message())
+        return _separator(self)
+
+
+@cache  # one hash per deployment, not one per digest: the replay computes a digest for every entry
+def _separator(domain: Domain) -> bytes:
+    return _hash_struct("EIP712Domain", EIP712_DOMAIN, domain.as_message())
 
 
 def encode_type(primary_type: str) -> str:

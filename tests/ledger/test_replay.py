@@ -153,3 +153,8 @@ async def test_a_forged_service_signature_is_caught_when_signatures_are_checked(
         + KEYS.service.address
         + ", not by the recorded signer 0x0000000000000000000000000000000000000001"
     )
+
+
+async def test_a_changed_author(session: AsyncSession, squad: Squad) -> None:
+    await tamper(session, f"UPDATE ledger_entries SET author_id = {squad.owner.id} WHERE seq = 2")
+    assert await first_mismatch(session) == "entry 2: its author_id column differs from the signed payload"

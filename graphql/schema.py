@@ -20,6 +20,7 @@ from strawberry.types.graphql import OperationType
 
 from cellorg.core.db import commit, rollback
 from cellorg.graphql.errors import is_unexpected
+from cellorg.graphql.ledger import LedgerMutation, LedgerQuery
 from cellorg.graphql.okrs import OkrsMutation, OkrsQuery
 from cellorg.graphql.org import OrgMutation, OrgQuery
 from cellorg.graphql.permissions import PermissionsMutation, PermissionsQuery
@@ -37,10 +38,20 @@ class HealthQuery:
         return "ok"
 
 
-Query = merge_types("Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery))
+Query = merge_types(
+    "Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery, LedgerQuery)
+)
 Mutation = merge_types(
     "Mutation",
-    (OrgMutation, PermissionsMutation, ProjectsMutation, OkrsMutation, TalentMutation, ProposalMutation),
+    (
+        OrgMutation,
+        PermissionsMutation,
+        ProjectsMutation,
+        OkrsMutation,
+        TalentMutation,
+        ProposalMutation,
+        LedgerMutation,
+    ),
 )
 
 

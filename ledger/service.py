@@ -39,7 +39,7 @@ CONTRIBUTION_KINDS = ("deliverable", "design", "review", "customer meeting", "an
 MAX_POINTS = 100
 MAX_TEXT = 2000
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
-_AUTHOR_FIELD = {"Contribution": "contributorId", "Decision": "decidedById"}
+AUTHOR_FIELD = {"Contribution": "contributorId", "Decision": "decidedById"}
 _MOMENT_FIELD = {"Contribution": "occurredAt", "Decision": "decidedAt"}
 HASHER = merkle.KECCAK256
 
@@ -214,9 +214,9 @@ async def _validated(session: AsyncSession, primary_type: str, message: Mapping[
         raise NotFoundError("Project", message["projectId"])
     if not project.is_open:
         raise ValidationFailed(f"the project is {project.status}: its ledger takes no new entries", field="projectId")
-    author = await session.get(Person, message[_AUTHOR_FIELD[primary_type]])
+    author = await session.get(Person, message[AUTHOR_FIELD[primary_type]])
     if author is None or not author.active:
-        raise ValidationFailed("the author is not an active person", field=_AUTHOR_FIELD[primary_type])
+        raise ValidationFailed("the author is not an active person", field=AUTHOR_FIELD[primary_type])
     if message[_MOMENT_FIELD[primary_type]] > utcnow().timestamp():
         raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
     if primary_type == "Contribution":

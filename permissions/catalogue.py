@@ -43,6 +43,7 @@ CONTRIBUTIONS_WRITE = Permission("contributions", "write")
 DECISIONS_READ = Permission("decisions", "read")
 DECISIONS_WRITE = Permission("decisions", "write")
 BONUS_READ = Permission("bonus", "read")
+LEDGER_CHECKPOINT = Permission("ledger", "checkpoint")  # publish a signed tree head on demand
 
 READ_EVERY_PROJECT = frozenset({PROJECT_READ, SQUAD_READ, OKRS_READ, CONTRIBUTIONS_READ, DECISIONS_READ, BONUS_READ})
 
@@ -65,7 +66,18 @@ ROLES: tuple[Role, ...] = (
         "admin",
         ScopeKind.ORG,
         "Models the org graph, manages people and org roles, forms squads.",
-        frozenset({ORG_READ, ORG_WRITE, GRANTS_READ, GRANTS_WRITE, PROJECTS_CREATE, SKILLS_CURATE, SKILLS_USE}),
+        frozenset(
+            {
+                ORG_READ,
+                ORG_WRITE,
+                GRANTS_READ,
+                GRANTS_WRITE,
+                PROJECTS_CREATE,
+                SKILLS_CURATE,
+                SKILLS_USE,
+                LEDGER_CHECKPOINT,
+            }
+        ),
     ),
     Role("manager", ScopeKind.ORG, "Forms deal squads.", frozenset({ORG_READ, PROJECTS_CREATE})),
     Role("finance", ScopeKind.ORG, "Runs bonus rounds.", frozenset({ORG_READ})),
@@ -73,7 +85,7 @@ ROLES: tuple[Role, ...] = (
         "auditor",
         ScopeKind.ORG,
         "Reads every record and the grant trail.",
-        frozenset({ORG_READ, GRANTS_READ}) | READ_EVERY_PROJECT,
+        frozenset({ORG_READ, GRANTS_READ, LEDGER_CHECKPOINT}) | READ_EVERY_PROJECT,
     ),
     Role(
         "member",

@@ -21,6 +21,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLScalarType,
+    get_named_type,
 )
 from tests.conftest import Api, OrgBuilder
 
@@ -50,18 +51,20 @@ def sample_value(type_: GraphQLInputType) -> Any:
         "Float": 1.0,
         "Decimal": "1",
         "Date": "2030-01-01",
+        "JSON": {},
     }
     return samples[type_.name]
 
 
 def operation(kind: str, name: str, field: GraphQLField) -> tuple[str, dict[str, Any]]:
-    """A document calling one root field with sample variables, selecting only ``__typename``."""
+    """A document calling one root field with sample variables, selecting only ``__typename`` of an object."""
     declarations = ", ".join(f"${arg}: {spec.type}" for arg, spec in field.args.items())
     arguments = ", ".join(f"{arg}: ${arg}" for arg in field.args)
     variables = {arg: sample_value(spec.type) for arg, spec in field.args.items()}
     header = f"{kind} Walk({declarations})" if declarations else kind
     call = f"{name}({arguments})" if arguments else name
-    return f"{header} {{ {call} {{ __typename }} }}", variables
+    selection = "" if isinstance(get_named_type(field.type), GraphQLScalarType) else " { __typename }"
+    return f"{header} {{ {call}{selection} }}", variables
 
 
 async def row_counts(session: AsyncSession) -> dict[str, int]:

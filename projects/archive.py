@@ -1,7 +1,9 @@
 """What a squad leaves behind: written once when its project closes, never changed (the database refuses).
 
 The archive keeps the members with their roles and tenure, the slots, the OKR outcomes with their
-alignments, and the timeline. It is canonical JSON with its SHA-256, so a copy can be checked.
+alignments, the timeline, and the project's ledger: its decisions, its contributions (each with the sequence
+number and leaf hash that prove it on the ledger), the contributors' totals and the skills used.
+It is canonical JSON with its SHA-256, so a copy can be checked.
 """
 
 import hashlib
@@ -13,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
+from cellorg.ledger.models import LedgerEntry
 from cellorg.org.models import Person
 from cellorg.projects import okrs
 from cellorg.projects.models import Project, ProjectArchive, SquadMember, SquadSlot
 
-ARCHIVE_VERSION = 1
+ARCHIVE_VERSION = 2
 
 
 def canonical(content: dict[str, Any]) -> str:
@@ -75,6 +78,7 @@ async def _content(session: AsyncSession, project: Project) -> dict[str, Any]:
         ],
         "members": await _members(session, project.id),
         "okrs": await _okrs(session, project.id),
+        **await _ledger(session, project.id),
     }
 
 
@@ -125,3 +129,66 @@ async def _okrs(session: AsyncSession, project_id: int) -> list[dict[str, Any]]:
         }
         for objective in objectives
     ]
+
+
+async def _ledger(session: AsyncSession, project_id: int) -> dict[str, Any]:
+    rows = (
+        await session.execute(
+            select(LedgerEntry, Person.name)
+            .join(Person, Person.id == LedgerEntry.author_id)
+            .where(LedgerEntry.project_id == project_id)
+            .order_by(LedgerEntry.seq)
+        )
+    ).all()
+    decisions, contributions = [], []
+    for entry, name in rows:
+        message = json.loads(entry.payload)
+        proof = {"seq": entry.seq, "leaf_hash": "0x" + entry.leaf_hash.hex(), "amends": entry.amends}
+        if entry.entry_type == "Decision":
+            decisions.append(
+                proof
+                | {
+                    "title": message["title"],
+                    "rationale": message["rationale"],
+                    "alternatives": message["alternatives"],
+                    "decided_by": name,
+                    "decided_at": message["decidedAt"],
+                }
+            )
+        else:
+            contributions.append(
+                proof
+                | {
+                    "contributor_id": entry.author_id,
+                    "contributor": name,
+                    "kind": entry.contribution_kind,
+                    "title": message["title"],
+                    "points": entry.points,
+                    "skills": message["skills"],
+                    "occurred_at": message["occurredAt"],
+                    "signed_by_contributor": not entry.signed_by_service,
+                }
+            )
+    return {
+        "decisions": decisions,
+        "contributions": contributions,
+        "contributors": _contributors(contributions),
+        "skills_used": sorted({skill for c in contributions for skill in c["skills"]}),
+    }
+
+
+def _contributors(contributions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    totals: dict[int, dict[str, Any]] = {}
+    for contribution in contributions:
+        total = totals.setdefault(
+            contribution["contributor_id"],
+            {
+                "person_id": contribution["contributor_id"],
+                "name": contribution["contributor"],
+                "entries": 0,
+                "points": 0,
+            },
+        )
+        total["entries"] += 1
+        total["points"] += contribution["points"]
+    return sorted(totals.values(), key=lambda total: (-total["points"], total["person_id"]))

@@ -15,7 +15,9 @@ from cellorg.ledger.bundle import verify_bundle
 from cellorg.ledger.models import LedgerEntry
 from cellorg.org.models import Person
 from cellorg.projects import service as projects
+from cellorg.projects.archive import archive_of
 from cellorg.projects.models import Outcome
+from cellorg.talent_pool import service as talent
 from tests.conftest import Api, OrgBuilder, StatementCounter
 from tests.projects.conftest import Squad, SquadBuilder
 
@@ -298,3 +300,53 @@ async def test_an_auditor_publishes_a_checkpoint_and_a_member_gets_a_bundle_that
     assert [e["extensions"]["code"] for e in denied["errors"]] == ["FORBIDDEN"]
     missing = await api.query("query { proofBundle(seq: 99) }", as_=auditor)
     assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"]
+
+
+async def test_the_archive_keeps_the_projects_decisions_contributions_contributors_and_skills(
+    squads: SquadBuilder, squad: Squad, session: AsyncSession, frozen_now: datetime
+) -> None:
+    lead = await squads.join(squad, "lead", await squads.build.person("Wang Lei"))
+    chen = await squads.join(squad, "member", await squads.build.person("Chen Jing"))
+    await projects.activate_project(session, squad.project.id)
+    skill = await talent.add_skill(
+        session,
+        name="Robotics",
+        category="Engineering",
+        parent_id=None,
+        aliases=[],
+        proposed_by=None,
+        approved_by=lead.id,
+    )
+    design = contribution_message(squad, chen, frozen_now) | {"points": 40, "skills": [skill.name]}
+    workshop = contribution_message(squad, lead, frozen_now) | {"points": 15}
+    for message in (design, workshop, contribution_message(squad, chen, frozen_now)):
+        await ledger.record_entry(session, KEYS, "Contribution", message)
+    decision = ledger.decision_message(
+        project_id=squad.project.id,
+        decided_by_id=lead.id,
+        title="Modular line design",
+        rationale="Cuts changeover time",
+        alternatives=["Retrofit"],
+        decided_at=frozen_now,
+    )
+    recorded = await ledger.record_entry(session, KEYS, "Decision", decision)
+    await projects.close_project(session, squads.policy, squad.project.id, outcome=Outcome.WON, closed_by=None)
+
+    archive = await archive_of(session, squad.project.id)
+    assert archive is not None
+    content = archive.content
+    assert content["version"] == 2
+    assert [(d["seq"], d["title"], d["decided_by"]) for d in content["decisions"]] == [
+        (4, "Modular line design", "Wang Lei")
+    ]
+    assert content["decisions"][0]["leaf_hash"] == "0x" + recorded.leaf_hash.hex()
+    assert [(c["seq"], c["contributor"], c["points"]) for c in content["contributions"]] == [
+        (1, "Chen Jing", 40),
+        (2, "Wang Lei", 15),
+        (3, "Chen Jing", 10),
+    ]
+    assert [(c["name"], c["entries"], c["points"]) for c in content["contributors"]] == [
+        ("Chen Jing", 2, 50),
+        ("Wang Lei", 1, 15),
+    ]
+    assert content["skills_used"] == ["Robotics"]

@@ -4,10 +4,16 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import clock
+from cellorg.ledger import service as ledger
+from cellorg.ledger.hashing import keccak256
+from cellorg.ledger.signatures import sign_digest
+from cellorg.ledger.typed_data import digest
 from cellorg.org import service as org
 from cellorg.org.models import Dimension, MembershipKind, Person
 from cellorg.org.repository import person_by_email
@@ -41,6 +47,12 @@ class DemoPerson:
     def email(self) -> str:
         return f"{self.name.lower().replace(' ', '.')}@{DEMO_DOMAIN}"
 
+    @property
+    def wallet(self) -> LocalAccount:
+        """A key derived from the demo's public data: fine for a demo, worthless for anything else."""
+        wallet: LocalAccount = Account.from_key(keccak256(f"cellorg demo wallet {self.email}".encode()))
+        return wallet
+
 
 STORY_PEOPLE = (
     DemoPerson("Wang Lei", "East China", "Sales"),
@@ -56,17 +68,20 @@ GIVEN = "Hua Jie Ning Bin Yan Kun Lan Peng Qing Rong Shu Ting Wen Xia Yi Zhen".s
 FAMILY = ["Gao", "He", "Hu", "Lin", "Luo", "Ma", "Song", "Tang", "Xie", "Xu", "Ye", "Zheng"]
 
 
-async def seed_demo(session: AsyncSession, policy: PolicyEnforcer) -> bool:
+async def seed_demo(session: AsyncSession, policy: PolicyEnforcer, keys: ledger.LedgerKeys | None = None) -> bool:
     """Seed the story once; returns False when it is already there.
 
-    The organisation exists from the day before the bid squad forms, 19 days ago.
+    The organisation exists from the day before the bid squad forms, 19 days ago. The checkpoint of step 9
+    is anchored by its job once the seed commits.
     """
     if await person_by_email(session, STORY_PEOPLE[0].email) is not None:
         return False
+    keys = keys or ledger.LedgerKeys.from_settings()
     day_zero = clock.now() - timedelta(days=WON_ON_DAY)
     with clock.frozen(day_zero - timedelta(days=1)):
         people, units = await _organisation(session, policy)
-    await _story_squad(session, policy, people, units, day_zero)
+    await _story_squad(session, policy, keys, people, units, day_zero)
+    await ledger.publish_checkpoint(session, keys)
     return True
 
 
@@ -107,7 +122,7 @@ class DemoSlot:
 BID_SLOTS = (
     DemoSlot("Deal lead", "lead", (("Negotiation", 4),)),
     DemoSlot("Solution engineer", "member", (("PLC programming", 4), ("Robotics", 3))),
-    DemoSlot("Financing", "finance", (("Project finance", 3),)),
+    DemoSlot("Financing", "advisor", (("Project finance", 3),)),
     DemoSlot("UI/UX", "member", (("Interaction design", 3),)),
 )
 SKILLS = (
@@ -130,11 +145,65 @@ BID_DAYS, WON_ON_DAY = 30, 19
 STORY_CONSTRAINTS = SquadConstraints(min_distinct=(MinDistinctUnits("function", 3),))
 
 
+@dataclass(frozen=True)
+class DemoContribution:
+    person: str
+    day: int
+    kind: str
+    title: str
+    points: int
+    skills: tuple[str, ...]
+    document: str
+
+    @property
+    def uri(self) -> str:
+        return f"https://files.{DEMO_DOMAIN}/line-3/{self.document}"
+
+
+@dataclass(frozen=True)
+class DemoDecision:
+    day: int
+    title: str
+    rationale: str
+    alternatives: tuple[str, ...]
+
+
+STORY_CONTRIBUTIONS = (
+    DemoContribution(
+        "Chen Jing", 4, "design", "Solution design", 40, ("PLC programming", "Robotics"), "solution-design.pdf"
+    ),
+    DemoContribution("Liu Yang", 6, "analysis", "Financing model", 30, ("Project finance",), "financing-model.xlsx"),
+    DemoContribution("Zhao Min", 8, "design", "Demo UI", 25, ("Interaction design",), "demo-ui.pdf"),
+    DemoContribution(
+        "Wang Lei", 10, "customer meeting", "Customer workshop", 20, ("Negotiation",), "workshop-minutes.pdf"
+    ),
+)
+STORY_DECISIONS = (  # taken by the deal lead, Wang Lei
+    DemoDecision(
+        7,
+        "Offer five-year financing",
+        "NEV Motors' capital budget for the year is fixed; financing beats the competitor's lower price.",
+        ("A 6% discount on the list price", "Three-year financing"),
+    ),
+    DemoDecision(
+        9,
+        "Modular line design",
+        "Cuts the changeover time between vehicle models by a third.",
+        ("Copy the design of Line 2",),
+    ),
+)
+
+
 async def _story_squad(
-    session: AsyncSession, policy: PolicyEnforcer, people: dict[str, int], units: dict[str, int], day_zero: datetime
+    session: AsyncSession,
+    policy: PolicyEnforcer,
+    keys: ledger.LedgerKeys,
+    people: dict[str, int],
+    units: dict[str, int],
+    day_zero: datetime,
 ) -> None:
-    """Steps 1-4, 6 and 7: the bid squad is proposed and formed on day 0, aligns with Robotics, is won and
-    closed on day 19."""
+    """Steps 1-7: the bid squad is proposed and formed on day 0, aligns with Robotics, records its work on
+    the ledger, is won and closed on day 19."""
     manager = people["Sun Hao"]
     with clock.frozen(day_zero):
         robotics = await projects.create_project(
@@ -197,10 +266,62 @@ async def _story_squad(
             session, win.id, title="Proof of concept accepted", target="1", unit="PoC", due_at=None
         )
         await okrs.align(session, win.id, cell.id)
+    await _squad_work(session, keys, bid.id, people, day_zero)
     with clock.frozen(day_zero + timedelta(days=WON_ON_DAY)):
         await okrs.record_progress(session, submitted.id, "1")
         await okrs.record_progress(session, poc.id, "1")
         await projects.close_project(session, policy, bid.id, outcome=Outcome.WON, closed_by=subject_of_person(manager))
+
+
+async def _squad_work(
+    session: AsyncSession, keys: ledger.LedgerKeys, project_id: int, people: dict[str, int], day_zero: datetime
+) -> None:
+    """Step 5: contributions and the lead's decisions, each signed in its author's own wallet."""
+    wallets = {demo_person.name: demo_person.wallet for demo_person in STORY_PEOPLE}
+    entries = [
+        (
+            work.day,
+            work.person,
+            "Contribution",
+            ledger.contribution_message(
+                project_id=project_id,
+                contributor_id=people[work.person],
+                kind=work.kind,
+                title=work.title,
+                points=work.points,
+                occurred_at=day_zero + timedelta(days=work.day),
+                skills=work.skills,
+                evidence=[(work.uri, "0x" + keccak256(work.document.encode()).hex())],
+                nonce=_demo_nonce(work.title),
+            ),
+        )
+        for work in STORY_CONTRIBUTIONS
+    ] + [
+        (
+            decision.day,
+            "Wang Lei",
+            "Decision",
+            ledger.decision_message(
+                project_id=project_id,
+                decided_by_id=people["Wang Lei"],
+                title=decision.title,
+                rationale=decision.rationale,
+                alternatives=decision.alternatives,
+                decided_at=day_zero + timedelta(days=decision.day),
+                nonce=_demo_nonce(decision.title),
+            ),
+        )
+        for decision in STORY_DECISIONS
+    ]
+    for day, author, primary_type, message in sorted(entries, key=lambda entry: entry[0]):
+        signature = sign_digest(wallets[author], digest(keys.domain, primary_type, message))
+        with clock.frozen(day_zero + timedelta(days=day, hours=1)):
+            await ledger.record_entry(session, keys, primary_type, message, signature)
+
+
+def _demo_nonce(title: str) -> str:
+    """Fixed nonces keep the demo's ledger, and the figures computed from it, the same on every seed."""
+    return "0x" + keccak256(f"{DEMO_DOMAIN} {title}".encode()).hex()
 
 
 async def _talent_pool(session: AsyncSession, people: dict[str, int]) -> dict[str, int]:
@@ -254,6 +375,7 @@ async def _add_person(
         email=demo_person.email,
         home_unit_id=units[demo_person.function],
         created_by=None,
+        eth_address=demo_person.wallet.address,
     )
     await org.add_membership(
         session,

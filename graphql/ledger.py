@@ -113,7 +113,7 @@ class LedgerEntry:
 
 @strawberry.type
 class Anchor:
-    chain_id: int
+    chain_id: str = strawberry.field(description="Decimal: chain ids outgrow GraphQL's 32-bit Int.")
     transaction_hash: str
     block_number: int
 
@@ -142,7 +142,7 @@ class Checkpoint:
             anchor=None
             if anchor is None
             else Anchor(
-                chain_id=anchor.chain_id, transaction_hash=anchor.transaction_hash, block_number=anchor.block_number
+                chain_id=str(anchor.chain_id), transaction_hash=anchor.transaction_hash, block_number=anchor.block_number
             ),
         )
 

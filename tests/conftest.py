@@ -32,6 +32,8 @@ from cellorg.permissions.catalogue import subject_of_person
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.service import grant_role
 
+pytest_plugins = ["tests.chain_node"]  # anvil for the ledger and the demo
+
 POSTGRES_URL = os.environ.get("CELLORG_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/cellorg_test")
 REDIS_URL = os.environ.get("CELLORG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-secret-for-cellorg-tests-0123456789"

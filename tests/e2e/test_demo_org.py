@@ -90,7 +90,7 @@ async def test_story_squad_formed_won_closed_and_archived(
     assert [(m["name"], m["role"], m["tenure_days"]) for m in content["members"]] == [
         ("Wang Lei", "lead", 19.0),
         ("Chen Jing", "member", 19.0),
-        ("Liu Yang", "finance", 19.0),
+        ("Liu Yang", "advisor", 19.0),
         ("Zhao Min", "member", 19.0),
     ]
     [objective] = content["okrs"]

@@ -140,7 +140,8 @@ async def _ledger(session: AsyncSession, project_id: int) -> dict[str, Any]:
             .order_by(LedgerEntry.seq)
         )
     ).all()
-    decisions, contributions = [], []
+    decisions: list[dict[str, Any]] = []
+    contributions: list[dict[str, Any]] = []
     for entry, name in rows:
         message = json.loads(entry.payload)
         proof = {"seq": entry.seq, "leaf_hash": "0x" + entry.leaf_hash.hex(), "amends": entry.amends}

@@ -142,7 +142,9 @@ class Checkpoint:
             anchor=None
             if anchor is None
             else Anchor(
-                chain_id=str(anchor.chain_id), transaction_hash=anchor.transaction_hash, block_number=anchor.block_number
+                chain_id=str(anchor.chain_id),
+                transaction_hash=anchor.transaction_hash,
+                block_number=anchor.block_number,
             ),
         )
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -122,6 +122,15 @@ def chain_hash(previous: bytes, leaf_hash: bytes) -> bytes:
     return keccak256(previous + leaf_hash)
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append: without ``signature`` the service signs it."""
+
+    primary_type: str
+    message: Mapping[str, Any]
+    signature: bytes | None = None
+
+
 async def record_entry(
     session: AsyncSession,
     keys: LedgerKeys,
@@ -133,35 +142,63 @@ async def record_entry(
 
     A personal signature must recover to the author's registered Ethereum address.
     """
-    project, author = await _validated(session, primary_type, message)
-    entry_digest = digest(keys.domain, primary_type, message)
-    by_service = signature is None
-    if signature is None:
+    [entry] = await record_entries(session, keys, [NewEntry(primary_type, message, signature)])
+    return entry
+
+
+async def record_entries(session: AsyncSession, keys: LedgerKeys, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
+    """Append several entries in the caller's transaction: all or none, consecutive sequence numbers.
+
+    The batch is validated and signed before the ledger lock is taken, and holds it for one head read and
+    one insert: a writer with many entries (an import, a sync from another tool) pays for the lock once.
+    """
+    if not entries:
+        return []
+    context = await _Lookups.load(session, entries)
+    rows: list[dict[str, Any]] = []
+    for index, new in enumerate(entries):
+        where = f"entry {index + 1} of {len(entries)}: " if len(entries) > 1 else ""
+        try:
+            author = context.validate(new.primary_type, new.message)
+            rows.append(_signed_row(keys, new, author))
+        except ValidationFailed as error:
+            error.message = where + error.message
+            error.args = (error.message,)
+            raise
+    await _refuse_duplicates(session, rows)
+    appended = await _append(session, rows)
+    await _refresh_claims(session, [(new.message, row) for new, row in zip(entries, appended, strict=True)])
+    return appended
+
+
+def _signed_row(keys: LedgerKeys, new: NewEntry, author: Person) -> dict[str, Any]:
+    entry_digest = digest(keys.domain, new.primary_type, new.message)
+    if new.signature is None:
         signature, signer = sign_digest(keys.service, entry_digest), str(keys.service.address)
     else:
-        signer = _personal_signer(entry_digest, signature, author)
-    duplicate = await session.scalar(select(LedgerEntry.seq).where(LedgerEntry.digest == entry_digest))
+        signature, signer = new.signature, _personal_signer(entry_digest, new.signature, author)
+    return {
+        "entry_type": new.primary_type,
+        "project_id": new.message["projectId"],
+        "author_id": author.id,
+        "contribution_kind": new.message.get("kind"),
+        "points": new.message.get("points"),
+        "amends": new.message["amends"] or None,
+        "payload": canonical_json(new.message),
+        "digest": entry_digest,
+        "signature": signature,
+        "signer": signer,
+        "signed_by_service": new.signature is None,
+    }
+
+
+async def _refuse_duplicates(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    digests = [row["digest"] for row in rows]
+    if len(set(digests)) < len(digests):
+        raise ValidationFailed("the batch holds the same signed entry twice", field="signature")
+    duplicate = await session.scalar(select(LedgerEntry.seq).where(LedgerEntry.digest.in_(digests)).limit(1))
     if duplicate is not None:
         raise ValidationFailed(f"this signed entry is already on the ledger as entry {duplicate}", field="signature")
-    entry = await _append(
-        session,
-        LedgerEntry(
-            entry_type=primary_type,
-            project_id=project.id,
-            author_id=author.id,
-            contribution_kind=message.get("kind"),
-            points=message.get("points"),
-            amends=message["amends"] or None,
-            payload=canonical_json(message),
-            digest=entry_digest,
-            signature=signature,
-            signer=signer,
-            signed_by_service=by_service,
-        ),
-    )
-    if primary_type == "Contribution":
-        await _refresh_claims(session, author.id, message["skills"], message["occurredAt"])
-    return entry
 
 
 def parse_signed(keys: LedgerKeys, typed_data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -204,49 +241,107 @@ def _personal_signer(entry_digest: bytes, signature: bytes, author: Person) -> s
     return signer
 
 
-async def _validated(session: AsyncSession, primary_type: str, message: Mapping[str, Any]) -> tuple[Project, Person]:
-    try:
-        check_message(primary_type, message)
-    except TypedDataError as error:
-        raise ValidationFailed(str(error), field="message") from error
-    project = await session.get(Project, message["projectId"])
-    if project is None:
-        raise NotFoundError("Project", message["projectId"])
-    if not project.is_open:
-        raise ValidationFailed(f"the project is {project.status}: its ledger takes no new entries", field="projectId")
-    author = await session.get(Person, message[AUTHOR_FIELD[primary_type]])
-    if author is None or not author.active:
-        raise ValidationFailed("the author is not an active person", field=AUTHOR_FIELD[primary_type])
-    if message[_MOMENT_FIELD[primary_type]] > utcnow().timestamp():
-        raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
-    if primary_type == "Contribution":
-        await _check_contribution(session, message)
-    else:
-        _check_texts(message["title"], message["rationale"], *message["alternatives"])
-    if message["amends"]:
-        await _check_amended(session, primary_type, project.id, message["amends"])
-    return project, author
+@dataclass
+class _Lookups:
+    """What validating a batch needs from the database, read with one query per table."""
 
+    projects: dict[int, Project]
+    authors: dict[int, Person]
+    approved_skills: set[str]
+    amendable: dict[int, tuple[int, str]]  # seq -> (project, type)
 
-async def _check_contribution(session: AsyncSession, message: Mapping[str, Any]) -> None:
-    if message["kind"] not in CONTRIBUTION_KINDS:
-        raise ValidationFailed(f"kind must be one of: {', '.join(CONTRIBUTION_KINDS)}", field="kind")
-    if not 1 <= message["points"] <= MAX_POINTS:
-        raise ValidationFailed(f"points must be between 1 and {MAX_POINTS}", field="points")
-    _check_texts(message["title"])
-    for evidence in message["evidence"]:
-        if not _URL.match(evidence["uri"]):
-            raise ValidationFailed(f"evidence {evidence['uri']!r} is not an http(s) URL", field="evidence")
-    skills = set(message["skills"])
-    if skills:
-        known = set(
-            await session.scalars(
-                select(Skill.name).where(Skill.name.in_(skills), Skill.status == SkillStatus.APPROVED)
+    @classmethod
+    async def load(cls, session: AsyncSession, entries: Sequence[NewEntry]) -> "_Lookups":
+        messages = [(new.primary_type, new.message) for new in entries]
+        project_ids = {_int_field(m, "projectId") for _t, m in messages} - {None}
+        author_ids = {_int_field(m, AUTHOR_FIELD.get(t, "")) for t, m in messages} - {None}
+        skills = {s for _t, m in messages for s in _list_field(m, "skills") if isinstance(s, str)}
+        amended = {_int_field(m, "amends") for _t, m in messages} - {None, 0}
+        return cls(
+            projects=await _by_id(session, Project, project_ids),
+            authors=await _by_id(session, Person, author_ids),
+            approved_skills=set(
+                await session.scalars(
+                    select(Skill.name).where(Skill.name.in_(skills), Skill.status == SkillStatus.APPROVED)
+                )
             )
+            if skills
+            else set(),
+            amendable={
+                seq: (project_id, entry_type)
+                for seq, project_id, entry_type in (
+                    await session.execute(
+                        select(LedgerEntry.seq, LedgerEntry.project_id, LedgerEntry.entry_type).where(
+                            LedgerEntry.seq.in_(amended)
+                        )
+                    )
+                ).all()
+            }
+            if amended
+            else {},
         )
-        unknown = sorted(skills - known)
+
+    def validate(self, primary_type: str, message: Mapping[str, Any]) -> Person:
+        """Raise ValidationFailed (or NotFoundError) for the first rule the entry breaks; returns its author."""
+        if primary_type not in ENTRY_TYPES:
+            raise ValidationFailed(f"an entry is one of {', '.join(ENTRY_TYPES)}", field="primaryType")
+        try:
+            check_message(primary_type, message)
+        except TypedDataError as error:
+            raise ValidationFailed(str(error), field="message") from error
+        project = self.projects.get(message["projectId"])
+        if project is None:
+            raise NotFoundError("Project", message["projectId"])
+        if not project.is_open:
+            raise ValidationFailed(
+                f"the project is {project.status}: its ledger takes no new entries", field="projectId"
+            )
+        author = self.authors.get(message[AUTHOR_FIELD[primary_type]])
+        if author is None or not author.active:
+            raise ValidationFailed("the author is not an active person", field=AUTHOR_FIELD[primary_type])
+        if message[_MOMENT_FIELD[primary_type]] > utcnow().timestamp():
+            raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
+        if primary_type == "Contribution":
+            self._check_contribution(message)
+        else:
+            _check_texts(message["title"], message["rationale"], *message["alternatives"])
+        if message["amends"] and self.amendable.get(message["amends"]) != (project.id, primary_type):
+            raise ValidationFailed(
+                f"entry {message['amends']} is not a {primary_type.lower()} of this project", field="amends"
+            )
+        return author
+
+    def _check_contribution(self, message: Mapping[str, Any]) -> None:
+        if message["kind"] not in CONTRIBUTION_KINDS:
+            raise ValidationFailed(f"kind must be one of: {', '.join(CONTRIBUTION_KINDS)}", field="kind")
+        if not 1 <= message["points"] <= MAX_POINTS:
+            raise ValidationFailed(f"points must be between 1 and {MAX_POINTS}", field="points")
+        _check_texts(message["title"])
+        for evidence in message["evidence"]:
+            if not _URL.match(evidence["uri"]):
+                raise ValidationFailed(f"evidence {evidence['uri']!r} is not an http(s) URL", field="evidence")
+        unknown = sorted(set(message["skills"]) - self.approved_skills)
         if unknown:
             raise ValidationFailed(f"not approved skills: {', '.join(unknown)}", field="skills")
+
+
+_Model = TypeVar("_Model", Project, Person)
+
+
+async def _by_id(session: AsyncSession, model: type[_Model], ids: set[int | None]) -> dict[int, _Model]:
+    if not ids:
+        return {}
+    return {row.id: row for row in (await session.scalars(select(model).where(model.id.in_(ids)))).all()}
+
+
+def _int_field(message: Any, name: str) -> int | None:
+    value = message.get(name) if isinstance(message, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _list_field(message: Any, name: str) -> list[Any]:
+    value = message.get(name) if isinstance(message, Mapping) else None
+    return value if isinstance(value, list) else []
 
 
 def _check_texts(title: str, *others: str) -> None:
@@ -256,27 +351,25 @@ def _check_texts(title: str, *others: str) -> None:
         raise ValidationFailed(f"texts are limited to {MAX_TEXT} characters", field="title")
 
 
-async def _check_amended(session: AsyncSession, primary_type: str, project_id: int, seq: int) -> None:
-    amended = await session.get(LedgerEntry, seq)
-    if amended is None or amended.project_id != project_id or amended.entry_type != primary_type:
-        raise ValidationFailed(f"entry {seq} is not a {primary_type.lower()} of this project", field="amends")
-
-
-async def _refresh_claims(session: AsyncSession, person_id: int, skills: Sequence[str], occurred_at: int) -> None:
+async def _refresh_claims(session: AsyncSession, recorded: Sequence[tuple[Mapping[str, Any], LedgerEntry]]) -> None:
     """A contribution naming a skill is fresh evidence for the contributor's current claim on it."""
-    if not skills:
-        return
-    moment = datetime.fromtimestamp(occurred_at, tz=utcnow().tzinfo)
-    await session.execute(
-        update(SkillClaim)
-        .where(
-            SkillClaim.person_id == person_id,
-            SkillClaim.superseded_at.is_(None),
-            SkillClaim.evidence_at < moment,
-            SkillClaim.skill_id.in_(select(Skill.id).where(Skill.name.in_(skills))),
+    latest: dict[tuple[int, str], int] = {}
+    for message, entry in recorded:
+        for skill in message.get("skills", ()):
+            key = (entry.author_id, skill)
+            latest[key] = max(latest.get(key, 0), message["occurredAt"])
+    for (person_id, skill), occurred_at in latest.items():
+        moment = datetime.fromtimestamp(occurred_at, tz=utcnow().tzinfo)
+        await session.execute(
+            update(SkillClaim)
+            .where(
+                SkillClaim.person_id == person_id,
+                SkillClaim.superseded_at.is_(None),
+                SkillClaim.evidence_at < moment,
+                SkillClaim.skill_id.in_(select(Skill.id).where(Skill.name == skill)),
+            )
+            .values(evidence_at=moment)
         )
-        .values(evidence_at=moment)
-    )
 
 
 async def lock_ledger(session: AsyncSession) -> None:
@@ -285,19 +378,24 @@ async def lock_ledger(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
 
 
-async def _append(session: AsyncSession, entry: LedgerEntry) -> LedgerEntry:
+async def _append(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[LedgerEntry]:
+    """Number and chain the rows after the head, under the ledger lock, in one bulk insert.
+
+    The entries returned are not in the session: nothing may change them (the database would refuse).
+    """
     await lock_ledger(session)
     head = (
         await session.execute(select(LedgerEntry.seq, LedgerEntry.chain_hash).order_by(LedgerEntry.seq.desc()).limit(1))
     ).first()
-    seq, previous = (head[0] + 1, head[1]) if head else (1, GENESIS_CHAIN_HASH)
-    entry.seq = seq
-    entry.leaf_hash = HASHER.leaf(leaf_data(entry.digest, entry.signature))
-    entry.chain_hash = chain_hash(previous, entry.leaf_hash)
-    entry.recorded_at = utcnow()
-    session.add(entry)
-    await session.flush()
-    return entry
+    seq, previous = (head[0], head[1]) if head else (0, GENESIS_CHAIN_HASH)
+    recorded_at = utcnow()
+    for row in rows:
+        seq += 1
+        leaf = HASHER.leaf(leaf_data(row["digest"], row["signature"]))
+        previous = chain_hash(previous, leaf)
+        row.update(seq=seq, leaf_hash=leaf, chain_hash=previous, recorded_at=recorded_at)
+    await session.execute(insert(LedgerEntry), list(rows))
+    return [LedgerEntry(**row) for row in rows]
 
 
 # --- the tree and checkpoints ---------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ TYPES: dict[str, tuple[tuple[str, str], ...]] = {
     "Checkpoint": (("treeSize", "uint64"), ("root", "bytes32"), ("timestamp", "uint64")),
 }
 ENTRY_TYPES = ("Contribution", "Decision")
+_FIELD_NAMES = {name: sorted(field for field, _kind in fields) for name, fields in TYPES.items()}
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _BYTES32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _UINT = re.compile(r"^uint(\d+)$")
@@ -85,6 +86,8 @@ def encode_type(primary_type: str) -> str:
 
 
 def struct_hash(primary_type: str, message: Mapping[str, Any]) -> bytes:
+    """hashStruct(message), refusing a message without exactly the type's fields or with a value of another type."""
+    _check_fields(primary_type, message)
     return _hash_struct(primary_type, TYPES[primary_type], message)
 
 
@@ -106,12 +109,16 @@ def canonical_json(value: Any) -> str:
 
 def check_message(primary_type: str, message: Mapping[str, Any]) -> None:
     """Raise TypedDataError unless the message has exactly the type's fields, each of the right type."""
-    fields = TYPES[primary_type]
-    names = [name for name, _kind in fields]
-    if sorted(message) != sorted(names):
-        raise TypedDataError(f"{primary_type} takes the fields {', '.join(names)}; got {', '.join(sorted(message))}")
-    for name, kind in fields:
-        _encode_value(kind, message[name], f"{primary_type}.{name}")
+    struct_hash(primary_type, message)  # encoding checks every value
+
+
+def _check_fields(primary_type: str, message: Mapping[str, Any]) -> None:
+    names = _FIELD_NAMES[primary_type]
+    if sorted(message) != names:
+        raise TypedDataError(
+            f"{primary_type} takes the fields {', '.join(name for name, _ in TYPES[primary_type])}; "
+            f"got {', '.join(sorted(message))}"
+        )
 
 
 def _fields(fields: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -150,7 +157,6 @@ def _encode_value(kind: str, value: Any, where: str) -> bytes:
     if kind in TYPES:
         if not isinstance(value, Mapping):
             raise TypedDataError(f"{where} must be an object")
-        check_message(kind, value)
         return struct_hash(kind, value)
     if kind == "string":
         if not isinstance(value, str):

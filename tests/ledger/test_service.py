@@ -15,7 +15,7 @@ from cellorg.ledger import merkle
 from cellorg.ledger import service as ledger
 from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.models import LedgerEntry
-from cellorg.ledger.signatures import SECP256K1_N, sign_digest
+from cellorg.ledger.signatures import SECP256K1_N, recover_signer, sign_digest
 from cellorg.ledger.typed_data import digest, full_typed_data
 from cellorg.org.models import Person
 from tests.projects.conftest import Squad, SquadBuilder
@@ -230,3 +230,13 @@ def naive_root(leaves: list[bytes]) -> bytes:
         return leaves[0]
     split = 1 << (len(leaves) - 1).bit_length() - 1
     return keccak256(b"\x01" + naive_root(leaves[:split]) + naive_root(leaves[split:]))
+
+
+def test_signing_gives_the_signature_eth_account_gives() -> None:
+    for index in range(20):
+        account = Account.create()
+        entry_digest = keccak256(f"entry {index}".encode())
+        expected = account.unsafe_sign_hash(entry_digest)
+        signature = sign_digest(account, entry_digest)
+        assert signature == expected.r.to_bytes(32) + expected.s.to_bytes(32) + bytes([expected.v])
+        assert recover_signer(entry_digest, signature) == account.address

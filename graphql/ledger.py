@@ -22,6 +22,7 @@ from cellorg.graphql.org import Person
 from cellorg.ledger import models, service
 from cellorg.ledger.typed_data import full_typed_data
 from cellorg.permissions.catalogue import (
+    BONUS_READ,
     CONTRIBUTIONS_READ,
     CONTRIBUTIONS_WRITE,
     DECISIONS_READ,
@@ -34,7 +35,7 @@ from cellorg.permissions.catalogue import (
 MAX_ENTRIES = 500
 # Checked for an entry that does not exist: nobody holds a grant there, so the caller learns nothing.
 NO_PROJECT = project_scope(0)
-_READ = {"Contribution": CONTRIBUTIONS_READ, "Decision": DECISIONS_READ}
+_READ = {"Contribution": CONTRIBUTIONS_READ, "Decision": DECISIONS_READ, "BonusStatement": BONUS_READ}
 _WRITE = {"Contribution": CONTRIBUTIONS_WRITE, "Decision": DECISIONS_WRITE}
 
 
@@ -42,6 +43,7 @@ _WRITE = {"Contribution": CONTRIBUTIONS_WRITE, "Decision": DECISIONS_WRITE}
 class EntryType(Enum):
     CONTRIBUTION = "Contribution"
     DECISION = "Decision"
+    BONUS_STATEMENT = "BonusStatement"
 
 
 @strawberry.type
@@ -76,7 +78,7 @@ class LedgerEntry:
     @classmethod
     def of(cls, row: models.LedgerEntry) -> "LedgerEntry":
         message = service.decode_payload(row)
-        happened = message.get("occurredAt", message.get("decidedAt", 0))
+        happened = message[service.MOMENT_FIELD[row.entry_type]]
         return cls(
             seq=row.seq,
             entry_type=EntryType(row.entry_type),
@@ -84,7 +86,7 @@ class LedgerEntry:
             author_id=row.author_id,
             kind=row.contribution_kind,
             points=row.points,
-            title=message["title"],
+            title=message.get("title") or f"Bonus statement, {message['round']} round",
             rationale=message.get("rationale"),
             alternatives=message.get("alternatives", []),
             skills=message.get("skills", []),

@@ -28,7 +28,15 @@ from cellorg.ledger.bundle import build_bundle
 from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.models import Checkpoint, CheckpointAnchor, LedgerEntry, LedgerNode
 from cellorg.ledger.signatures import SignatureError, recover_signer, sign_digest
-from cellorg.ledger.typed_data import ENTRY_TYPES, Domain, TypedDataError, canonical_json, check_message, digest
+from cellorg.ledger.typed_data import (
+    ENTRY_TYPES,
+    PERSONAL_TYPES,
+    Domain,
+    TypedDataError,
+    canonical_json,
+    check_message,
+    digest,
+)
 from cellorg.org.models import Person
 from cellorg.projects.models import Project
 from cellorg.talent_pool.models import Skill, SkillClaim, SkillStatus
@@ -39,8 +47,8 @@ CONTRIBUTION_KINDS = ("deliverable", "design", "review", "customer meeting", "an
 MAX_POINTS = 100
 MAX_TEXT = 2000
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
-AUTHOR_FIELD = {"Contribution": "contributorId", "Decision": "decidedById"}
-_MOMENT_FIELD = {"Contribution": "occurredAt", "Decision": "decidedAt"}
+AUTHOR_FIELD = {"Contribution": "contributorId", "Decision": "decidedById", "BonusStatement": "approvedById"}
+MOMENT_FIELD = {"Contribution": "occurredAt", "Decision": "decidedAt", "BonusStatement": "approvedAt"}
 HASHER = merkle.KECCAK256
 
 
@@ -206,8 +214,8 @@ def parse_signed(keys: LedgerKeys, typed_data: Mapping[str, Any]) -> tuple[str, 
     if not isinstance(typed_data, Mapping):
         raise ValidationFailed("typed data must be an object", field="typedData")
     primary_type = typed_data.get("primaryType")
-    if primary_type not in ENTRY_TYPES:
-        raise ValidationFailed(f"primaryType must be one of {', '.join(ENTRY_TYPES)}", field="typedData")
+    if primary_type not in PERSONAL_TYPES:
+        raise ValidationFailed(f"primaryType must be one of {', '.join(PERSONAL_TYPES)}", field="typedData")
     domain = typed_data.get("domain")
     expected = keys.domain.as_message()
     if not isinstance(domain, Mapping):
@@ -292,19 +300,21 @@ class _Lookups:
         project = self.projects.get(message["projectId"])
         if project is None:
             raise NotFoundError("Project", message["projectId"])
-        if not project.is_open:
+        if not project.is_open and primary_type in PERSONAL_TYPES:
             raise ValidationFailed(
                 f"the project is {project.status}: its ledger takes no new entries", field="projectId"
             )
         author = self.authors.get(message[AUTHOR_FIELD[primary_type]])
         if author is None or not author.active:
             raise ValidationFailed("the author is not an active person", field=AUTHOR_FIELD[primary_type])
-        if message[_MOMENT_FIELD[primary_type]] > utcnow().timestamp():
+        if message[MOMENT_FIELD[primary_type]] > utcnow().timestamp():
             raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
         if primary_type == "Contribution":
             self._check_contribution(message)
-        else:
+        elif primary_type == "Decision":
             _check_texts(message["title"], message["rationale"], *message["alternatives"])
+        else:
+            _check_texts(message["round"], message["currency"])
         if message["amends"] and self.amendable.get(message["amends"]) != (project.id, primary_type):
             raise ValidationFailed(
                 f"entry {message['amends']} is not a {primary_type.lower()} of this project", field="amends"

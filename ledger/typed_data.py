@@ -41,9 +41,22 @@ TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("amends", "uint64"),
         ("nonce", "bytes32"),
     ),
+    "BonusStatement": (
+        ("projectId", "uint256"),
+        ("round", "string"),
+        ("statementHash", "bytes32"),
+        ("amount", "uint256"),  # in minor units of the currency
+        ("currency", "string"),
+        ("treeSize", "uint64"),
+        ("approvedById", "uint256"),
+        ("approvedAt", "uint64"),
+        ("amends", "uint64"),
+        ("nonce", "bytes32"),
+    ),
     "Checkpoint": (("treeSize", "uint64"), ("root", "bytes32"), ("timestamp", "uint64")),
 }
-ENTRY_TYPES = ("Contribution", "Decision")
+ENTRY_TYPES = ("Contribution", "Decision", "BonusStatement")
+PERSONAL_TYPES = ("Contribution", "Decision")  # what people sign; bonus statements are the service's record
 _FIELD_NAMES = {name: sorted(field for field, _kind in fields) for name, fields in TYPES.items()}
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _BYTES32 = re.compile(r"^0x[0-9a-fA-F]{64}$")

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "cellorg.projects.models",
     "cellorg.talent_pool.models",
     "cellorg.ledger.models",
+    "cellorg.ledger.bonus.models",
 )
 
 

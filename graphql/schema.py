@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from cellorg.core.db import commit, rollback
+from cellorg.graphql.bonus import BonusMutation, BonusQuery
 from cellorg.graphql.errors import is_unexpected
 from cellorg.graphql.ledger import LedgerMutation, LedgerQuery
 from cellorg.graphql.okrs import OkrsMutation, OkrsQuery
@@ -39,7 +40,7 @@ class HealthQuery:
 
 
 Query = merge_types(
-    "Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery, LedgerQuery)
+    "Query", (HealthQuery, OrgQuery, PermissionsQuery, ProjectsQuery, OkrsQuery, TalentQuery, LedgerQuery, BonusQuery)
 )
 Mutation = merge_types(
     "Mutation",
@@ -51,6 +52,7 @@ Mutation = merge_types(
         TalentMutation,
         ProposalMutation,
         LedgerMutation,
+        BonusMutation,
     ),
 )
 

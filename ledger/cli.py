@@ -25,7 +25,9 @@ console = Console()
 _Result = TypeVar("_Result")
 
 
-def _with_session(work: Callable[[AsyncSession], Awaitable[_Result]]) -> _Result:
+def with_session(work: Callable[[AsyncSession], Awaitable[_Result]]) -> _Result:
+    """Run ``work`` in a session of its own; a domain error is printed and exits non-zero."""
+
     async def run() -> _Result:
         runtime = Runtime.from_settings(get_settings())
         try:
@@ -52,7 +54,7 @@ def checkpoint() -> None:
         await commit(session)
         return f"checkpoint of {row.tree_size} entries, root 0x{row.root.hex()}"
 
-    console.print(_with_session(work))
+    console.print(with_session(work))
 
 
 @app.command()
@@ -64,7 +66,7 @@ def prove(
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await ledger.proof_bundle(session, ledger.LedgerKeys.from_settings(), seq)
 
-    text = json.dumps(_with_session(work), indent=2)
+    text = json.dumps(with_session(work), indent=2)
     if output is None:
         typer.echo(text)
     else:
@@ -111,7 +113,7 @@ def verify(
         console.print(f"[green]OK[/green] {report.entries} entries and {report.checkpoints} checkpoints match")
         return None
 
-    mismatch = _with_session(work)
+    mismatch = with_session(work)
     if mismatch is not None:
         console.print(f"[red]MISMATCH[/red] {mismatch}")
         raise typer.Exit(1)

@@ -43,6 +43,7 @@ CONTRIBUTIONS_WRITE = Permission("contributions", "write")
 DECISIONS_READ = Permission("decisions", "read")
 DECISIONS_WRITE = Permission("decisions", "write")
 BONUS_READ = Permission("bonus", "read")
+BONUS_MANAGE = Permission("bonus", "manage")  # policies, pools, computing and approving statements
 LEDGER_CHECKPOINT = Permission("ledger", "checkpoint")  # publish a signed tree head on demand
 
 READ_EVERY_PROJECT = frozenset({PROJECT_READ, SQUAD_READ, OKRS_READ, CONTRIBUTIONS_READ, DECISIONS_READ, BONUS_READ})
@@ -80,7 +81,12 @@ ROLES: tuple[Role, ...] = (
         ),
     ),
     Role("manager", ScopeKind.ORG, "Forms deal squads.", frozenset({ORG_READ, PROJECTS_CREATE})),
-    Role("finance", ScopeKind.ORG, "Runs bonus rounds.", frozenset({ORG_READ})),
+    Role(
+        "finance",
+        ScopeKind.ORG,
+        "Runs bonus rounds: policies, pools, statements; reads every project's contributions.",
+        frozenset({ORG_READ, BONUS_READ, BONUS_MANAGE, PROJECT_READ, CONTRIBUTIONS_READ}),
+    ),
     Role(
         "auditor",
         ScopeKind.ORG,

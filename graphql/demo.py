@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import clock
 from cellorg.ledger import service as ledger
+from cellorg.ledger.bonus import service as bonus
 from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.signatures import sign_digest
 from cellorg.ledger.typed_data import digest
@@ -22,7 +23,7 @@ from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.service import grant_role
 from cellorg.projects import okrs
 from cellorg.projects import service as projects
-from cellorg.projects.models import Outcome
+from cellorg.projects.models import Outcome, Project
 from cellorg.talent_pool import service as talent
 from cellorg.talent_pool.matcher import Infeasible, MinDistinctUnits, SquadConstraints
 from cellorg.talent_pool.proposals import accept_proposal, propose_squad
@@ -61,6 +62,7 @@ STORY_PEOPLE = (
     DemoPerson("Zhao Min", "HQ", "Design"),
     DemoPerson("Sun Hao", "HQ", "Engineering", org_role="admin"),
     DemoPerson("Qian Li", "HQ", "Finance", org_role="finance"),
+    DemoPerson("He Ping", "HQ", "Finance", org_role="finance"),  # approves what Qian Li computes
     DemoPerson("Zhou Wen", "HQ", "Finance", org_role="auditor"),
 )
 EXTRA_PEOPLE = 42
@@ -71,8 +73,9 @@ FAMILY = ["Gao", "He", "Hu", "Lin", "Luo", "Ma", "Song", "Tang", "Xie", "Xu", "Y
 async def seed_demo(session: AsyncSession, policy: PolicyEnforcer, keys: ledger.LedgerKeys | None = None) -> bool:
     """Seed the story once; returns False when it is already there.
 
-    The organisation exists from the day before the bid squad forms, 19 days ago. The checkpoint of step 9
-    is anchored by its job once the seed commits.
+    The organisation exists from the day before the bid squad forms, 19 days ago. The checkpoints (the one
+    the bonus statement is computed at, and the one of step 9 that covers the statement) are anchored by
+    their jobs once the seed commits.
     """
     if await person_by_email(session, STORY_PEOPLE[0].email) is not None:
         return False
@@ -81,6 +84,7 @@ async def seed_demo(session: AsyncSession, policy: PolicyEnforcer, keys: ledger.
     with clock.frozen(day_zero - timedelta(days=1)):
         people, units = await _organisation(session, policy)
     await _story_squad(session, policy, keys, people, units, day_zero)
+    await _bonus_round(session, keys, people)
     await ledger.publish_checkpoint(session, keys)
     return True
 
@@ -271,6 +275,34 @@ async def _story_squad(
         await okrs.record_progress(session, submitted.id, "1")
         await okrs.record_progress(session, poc.id, "1")
         await projects.close_project(session, policy, bid.id, outcome=Outcome.WON, closed_by=subject_of_person(manager))
+
+
+BONUS_POOL = ("120000.00", "CNY")
+BONUS_RULES = {
+    "kindWeights": {"design": "1.2", "analysis": "1", "customer meeting": "1"},
+    "roleMultipliers": {"lead": "1.25"},
+}
+
+
+async def _bonus_round(session: AsyncSession, keys: ledger.LedgerKeys, people: dict[str, int]) -> None:
+    """Step 8: Qian Li sets the pool and computes the statement at the checkpoint after the close; He Ping,
+    a second finance user outside the squad, approves it onto the ledger."""
+    bid = await session.scalar(select(Project.id).where(Project.name == "NEV Motors Line 3 bid"))
+    assert bid is not None
+    checkpoint = await ledger.publish_checkpoint(session, keys)
+    policy = await bonus.create_policy(session, name="Deal squads", rules=BONUS_RULES, created_by=people["Qian Li"])
+    amount, currency = BONUS_POOL
+    bonus_round = await bonus.create_round(
+        session,
+        project_id=bid,
+        name=bonus.FINAL_ROUND,
+        amount=amount,
+        currency=currency,
+        policy_id=policy.id,
+        created_by=people["Qian Li"],
+    )
+    statement = await bonus.compute_statement(session, bonus_round.id, checkpoint.tree_size, people["Qian Li"])
+    await bonus.approve_statement(session, keys, statement.id, people["He Ping"])
 
 
 async def _squad_work(

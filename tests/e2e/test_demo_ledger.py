@@ -2,6 +2,7 @@
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ from cellorg.graphql.demo import STORY_CONTRIBUTIONS, STORY_DECISIONS, STORY_PEO
 from cellorg.ledger import chain
 from cellorg.ledger import cli as ledger_cli
 from cellorg.ledger import service as ledger
+from cellorg.ledger.bonus import service as bonus
+from cellorg.ledger.bonus.models import BonusStatement
 from cellorg.ledger.bundle import BundleError, verify_bundle
 from cellorg.ledger.replay import replay
+from cellorg.org.models import Person
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects.models import Project
 from tests.conftest import Api
@@ -46,8 +50,14 @@ async def test_the_squad_signs_its_work_and_the_auditor_verifies_it(
     await commit(session)  # the checkpoint's anchor job runs on the embedded chain after the commit
     auditor = await token_of(api, session, "Zhou Wen")
     entries = (await api.post(ENTRIES, token=auditor))["data"]["ledgerEntries"]
-    assert len(entries) == len(STORY_CONTRIBUTIONS) + len(STORY_DECISIONS) == 6
-    assert all(not e["signedByService"] and e["signer"] == WALLETS[e["author"]["name"]] for e in entries)
+    signed, [statement] = entries[:-1], entries[-1:]
+    assert len(signed) == len(STORY_CONTRIBUTIONS) + len(STORY_DECISIONS) == 6
+    assert all(not e["signedByService"] and e["signer"] == WALLETS[e["author"]["name"]] for e in signed)
+    assert (statement["entryType"], statement["author"]["name"], statement["signer"]) == (
+        "BONUS_STATEMENT",
+        "He Ping",
+        KEYS.service.address,
+    )
     assert [(e["author"]["name"], e["title"]) for e in entries if e["entryType"] == "DECISION"] == [
         ("Wang Lei", "Offer five-year financing"),
         ("Wang Lei", "Modular line design"),
@@ -63,19 +73,19 @@ async def test_the_squad_signs_its_work_and_the_auditor_verifies_it(
     assert late["data"]["recordContribution"]["__typename"] == "PermissionDenied"  # step 7: the grant ended
 
     checkpoints = (await api.post("{ ledgerCheckpoints { treeSize anchor { chainId } } }", token=auditor))["data"]
-    assert checkpoints["ledgerCheckpoints"][0]["treeSize"] == 6
+    assert [c["treeSize"] for c in checkpoints["ledgerCheckpoints"]] == [7, 6]
     assert checkpoints["ledgerCheckpoints"][0]["anchor"]["chainId"] == str(chain.connect(None).eth.chain_id)
 
     bundle = await solution_design_bundle(api, session)
     verified = verify_bundle(bundle, chain.connect(None), KEYS.service.address)
-    assert (verified.signer, verified.tree_size, verified.anchored_on_chain) == (WALLETS["Chen Jing"], 6, True)
+    assert (verified.signer, verified.tree_size, verified.anchored_on_chain) == (WALLETS["Chen Jing"], 7, True)
     flipped = copy.deepcopy(bundle)
     flipped["entry"]["typedData"]["message"]["points"] ^= 1
     with pytest.raises(BundleError, match="digest"):
         verify_bundle(flipped, chain.connect(None), KEYS.service.address)
 
     report = await replay(session, KEYS, signatures=True)
-    assert (report.ok, report.entries, report.checkpoints) == (True, 6, 1)
+    assert (report.ok, report.entries, report.checkpoints) == (True, 7, 2)
     await tamper(
         session,
         f"UPDATE ledger_entries SET payload = replace(payload, 'Solution design', 'Solution designs') "
@@ -84,6 +94,29 @@ async def test_the_squad_signs_its_work_and_the_auditor_verifies_it(
     tampered = await replay(session, KEYS)
     assert tampered.first_mismatch is not None
     assert tampered.first_mismatch.seq == verified.seq
+
+
+async def test_finance_pays_the_squad_from_the_ledger_to_the_cent(
+    api: Api, session: AsyncSession, policy: PolicyEnforcer
+) -> None:
+    await seed_demo(session, policy)
+    await commit(session)
+    statement = await session.scalar(select(BonusStatement))
+    assert statement is not None
+    names = dict((await session.execute(select(Person.id, Person.name))).all())
+    amounts = {names[line["personId"]]: Decimal(line["amount"]) for line in statement.content["lines"]}
+    # weights: Chen Jing 40 x 1.2 = 48, Liu Yang 30, Zhao Min 25 x 1.2 = 30, Wang Lei 20 x 1.25 = 25 (of 133)
+    assert amounts == {
+        "Chen Jing": Decimal("43308.27"),
+        "Liu Yang": Decimal("27067.67"),
+        "Zhao Min": Decimal("27067.67"),
+        "Wang Lei": Decimal("22556.39"),
+    }
+    assert sum(amounts.values()) == Decimal("120000.00")
+    stored, recomputed = await bonus.recompute(session, statement.id)
+    assert stored == recomputed
+    chen = await api.post("{ myBonusLines { amount entries } }", token=await token_of(api, session, "Chen Jing"))
+    assert chen["data"]["myBonusLines"] == [{"amount": "43308.27", "entries": [1]}]
 
 
 async def test_the_demo_bundle_verifies_against_a_real_node(
@@ -110,4 +143,4 @@ async def test_the_demo_bundle_verifies_against_a_real_node(
     assert verified.exit_code == 0, verified.output
     printed = " ".join(verified.output.split())  # Rich wraps lines at the terminal's width
     assert "anchor checked on chain" in printed
-    assert f"entry 1 signed by {WALLETS['Chen Jing']}, included in the tree of 6 entries" in printed
+    assert f"entry 1 signed by {WALLETS['Chen Jing']}, included in the tree of 7 entries" in printed

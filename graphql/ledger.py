@@ -154,6 +154,16 @@ class Checkpoint:
 LedgerEntryResult = Annotated[
     LedgerEntry | ValidationError | NotFound | PermissionDenied, strawberry.union("LedgerEntryResult")
 ]
+
+
+@strawberry.type(description="Entries appended together, with consecutive sequence numbers.")
+class LedgerEntries:
+    entries: list[LedgerEntry]
+
+
+LedgerEntriesResult = Annotated[
+    LedgerEntries | ValidationError | NotFound | PermissionDenied, strawberry.union("LedgerEntriesResult")
+]
 CheckpointResult = Annotated[Checkpoint | ValidationError | PermissionDenied, strawberry.union("CheckpointResult")]
 
 
@@ -246,6 +256,16 @@ class LedgerMutation:
         info.context.require(CONTRIBUTIONS_WRITE, project_scope(input.project_id))
         entry = await service.record_entry(info.context.db, _keys(info), "Contribution", _contribution(info, input))
         return LedgerEntry.of(entry)
+
+    @mutation_field(description="Record several of the caller's contributions at once (an import): all or none.")
+    async def record_contributions(self, info: Info, inputs: list[ContributionInput]) -> LedgerEntriesResult:
+        if not 1 <= len(inputs) <= MAX_ENTRIES:
+            raise ValidationFailed(f"record between 1 and {MAX_ENTRIES} contributions at once", field="inputs")
+        for project_id in sorted({item.project_id for item in inputs}):
+            info.context.require(CONTRIBUTIONS_WRITE, project_scope(project_id))
+        batch = [service.NewEntry("Contribution", _contribution(info, item)) for item in inputs]
+        entries = await service.record_entries(info.context.db, _keys(info), batch)
+        return LedgerEntries(entries=[LedgerEntry.of(entry) for entry in entries])
 
     @mutation_field(description="Record a key decision taken by the caller, a lead of the project.")
     async def record_decision(self, info: Info, input: DecisionInput) -> LedgerEntryResult:  # noqa: A002

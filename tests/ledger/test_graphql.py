@@ -350,3 +350,34 @@ async def test_the_archive_keeps_the_projects_decisions_contributions_contributo
         ("Wang Lei", 1, 15),
     ]
     assert content["skills_used"] == ["Robotics"]
+
+
+async def test_a_member_imports_contributions_all_or_none(
+    api: Api, squads: SquadBuilder, squad: Squad, session: AsyncSession
+) -> None:
+    member = await squads.join(squad, "member")
+    other = await squads.squad(now=squad.project.starts_at, roles=("member",))
+    await squads.build.commit()
+    document = """mutation($inputs: [ContributionInput!]!) { recordContributions(inputs: $inputs) {
+      __typename ... on LedgerEntries { entries { seq points } } ... on ValidationError { message field }
+      ... on PermissionDenied { scope } } }"""
+    batch = [contribution(squad, points=points, title=f"Part {points}") for points in (10, 20, 30)]
+    recorded = await api.query(document, {"inputs": batch}, as_=member)
+    assert recorded["data"]["recordContributions"]["entries"] == [
+        {"seq": 1, "points": 10},
+        {"seq": 2, "points": 20},
+        {"seq": 3, "points": 30},
+    ]
+    one_bad = [*batch, contribution(squad, points=0)]
+    refused = await api.query(document, {"inputs": one_bad}, as_=member)
+    assert refused["data"]["recordContributions"] == {
+        "__typename": "ValidationError",
+        "message": "entry 4 of 4: points must be between 1 and 100",
+        "field": "points",
+    }
+    foreign = await api.query(document, {"inputs": [*batch, contribution(other)]}, as_=member)
+    assert foreign["data"]["recordContributions"] == {
+        "__typename": "PermissionDenied",
+        "scope": f"project:{other.project.id}",
+    }
+    assert await entry_count(session) == 3

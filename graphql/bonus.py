@@ -22,7 +22,8 @@ from cellorg.ledger.bonus import service as bonus
 from cellorg.ledger.bonus.export import statement_csv, statement_json
 from cellorg.ledger.models import Checkpoint
 from cellorg.org import models as org_models
-from cellorg.permissions.catalogue import BONUS_MANAGE, BONUS_READ, ORG_READ, project_scope
+from cellorg.permissions.catalogue import BONUS_MANAGE, BONUS_READ, ORG_READ, Permission, project_scope
+from cellorg.projects.models import SquadMember
 
 
 @strawberry.enum
@@ -199,7 +200,14 @@ class BonusQuery:
     @query_field(description="The caller's own lines in approved statements, with the entries behind each.")
     async def my_bonus_lines(self, info: Info) -> list[BonusLine]:
         person_id = info.context.viewer.person_id
-        query = select(models.BonusStatement).join(models.BonusApproval).order_by(models.BonusStatement.id)
+        squads = select(SquadMember.project_id).where(SquadMember.person_id == person_id)
+        query = (
+            select(models.BonusStatement)
+            .join(models.BonusApproval)
+            .join(models.BonusRound)
+            .where(models.BonusRound.project_id.in_(squads))
+            .order_by(models.BonusStatement.id)
+        )
         statements = (await info.context.db.scalars(query)).all()
         return [BonusLine.of(line) for statement in statements for line in bonus.lines_of(statement, person_id)]
 
@@ -260,13 +268,13 @@ class BonusMutation:
         return BonusStatement.of(statement, approval)
 
 
-async def _round(info: Info, round_id: int, permission: Any) -> models.BonusRound:
+async def _round(info: Info, round_id: int, permission: Permission) -> models.BonusRound:
     bonus_round = await info.context.db.get(models.BonusRound, round_id)
     info.context.require(permission, project_scope(bonus_round.project_id if bonus_round else 0))
     return await get_or_fail(info.context.db, models.BonusRound, round_id, "BonusRound")
 
 
-async def _statement(info: Info, statement_id: int, permission: Any = BONUS_READ) -> models.BonusStatement:
+async def _statement(info: Info, statement_id: int, permission: Permission = BONUS_READ) -> models.BonusStatement:
     statement = await info.context.db.get(models.BonusStatement, statement_id)
     info.context.require(permission, project_scope(statement.content["projectId"] if statement else 0))
     return await get_or_fail(info.context.db, models.BonusStatement, statement_id, "BonusStatement")

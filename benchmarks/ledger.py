@@ -1,5 +1,5 @@
-"""Ledger figures on PostgreSQL: appends with 8 concurrent writers (gap-free checked), checkpointing, and the
-full replay (hashes, chain, tree; then with every signature recovered), plus one inclusion proof read.
+"""Ledger figures on PostgreSQL: appends with 8 concurrent writers (gap-free checked), checkpointing, and
+inclusion proofs read from the database. The replay and the 1,000,000-entry proof: benchmarks/ledger_replay.py.
 
     python benchmarks/ledger.py [--entries 20000] [--writers 8] [--batch 100]
 
@@ -23,7 +23,6 @@ from cellorg.core.settings import Settings
 from cellorg.ledger import merkle
 from cellorg.ledger import service as ledger
 from cellorg.ledger.models import LedgerEntry
-from cellorg.ledger.replay import replay
 from cellorg.org.models import Person
 from cellorg.org.seed import seed_large_org
 from cellorg.permissions.enforcer import PolicyEnforcer
@@ -121,14 +120,6 @@ async def main(entries: int, writers: int, batch: int) -> None:
                 merkle.inclusion_proof(merkle.KECCAK256, index, count, nodes)
                 samples.append((time.perf_counter() - started) * 1000)
             print(f"inclusion proof (read + compute) at {count:,} entries: {describe(samples)} (target <= 5 ms at 1M)")
-            for signatures in (False, True):
-                started = time.perf_counter()
-                report = await replay(session, KEYS, signatures=signatures)
-                rate = report.entries / (time.perf_counter() - started)
-                assert report.ok, report.first_mismatch
-                target = ">= 5,000/s" if signatures else ">= 200,000/s"
-                label = "with signatures" if signatures else "hashes, chain, tree"
-                print(f"replay ({label}): {rate:,.0f} entries/s (target {target})")
     finally:
         await runtime.close()
 

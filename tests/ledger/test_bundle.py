@@ -80,18 +80,22 @@ def flipped(value: Any) -> Any:
     return value[:-1] + chr(ord(value[-1]) ^ 1) if value else "x"
 
 
+def with_flipped_bit(bundle: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    tampered = copy.deepcopy(bundle)
+    target = tampered
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = flipped(value)
+    return tampered
+
+
 def test_one_flipped_bit_in_any_field_fails(bundle: dict[str, Any]) -> None:
     w3 = chain.connect(None)
     fields = list(leaves(bundle))
     assert len(fields) > 60
     for path, value in fields:
-        tampered = copy.deepcopy(bundle)
-        target = tampered
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = flipped(value)
         with pytest.raises(BundleError):
-            verify_bundle(tampered, w3, KEYS.service.address)
+            verify_bundle(with_flipped_bit(bundle, path, value), w3, KEYS.service.address)
 
 
 @pytest.mark.parametrize(

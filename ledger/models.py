@@ -8,7 +8,7 @@ perfect subtree of the Merkle tree (the leaves included), so that roots and proo
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellorg.core.db import Base
@@ -16,7 +16,16 @@ from cellorg.core.db import Base
 
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index(None, "project_id", "entry_type", "seq"),)
+    __table_args__ = (
+        Index(None, "project_id", "entry_type", "seq"),
+        # the few amendments, found without a scan: a bonus statement leaves out what they amend
+        Index(
+            "ix_ledger_entries_amends",
+            "amends",
+            postgresql_where=text("amends IS NOT NULL"),
+            sqlite_where=text("amends IS NOT NULL"),
+        ),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry_type: Mapped[str] = mapped_column(String(32))  # the EIP-712 primary type

@@ -6,6 +6,7 @@ allocations; its hash is keccak256 of its canonical JSON. Computing it twice giv
 and ``recompute`` gives an auditor the same hash months later, or another one if a contribution changed.
 """
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -291,30 +292,39 @@ async def _roles(session: AsyncSession, project_id: int) -> dict[int, str]:
 async def _contributions(
     session: AsyncSession, project_id: int, tree_size: int, roles: Mapping[int, str], rules: Rules
 ) -> _Contributions:
-    """Points, weights and entry numbers per contributor; an amendment replaces the entry it amends."""
+    """Points, weights and entry numbers per contributor; an amendment replaces the entry it amends.
+
+    The database groups by contributor and kind (a million entries come back as one row per pair), and the
+    weights are summed as integers over one common denominator: both keep a large round within seconds.
+    """
     in_scope = (
         LedgerEntry.project_id == project_id,
         LedgerEntry.entry_type == "Contribution",
         LedgerEntry.seq <= tree_size,
     )
     amended = select(LedgerEntry.amends).where(*in_scope, LedgerEntry.amends.is_not(None))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    seqs = func.array_agg(LedgerEntry.seq) if postgres else func.group_concat(LedgerEntry.seq)
     query = (
-        select(LedgerEntry.author_id, LedgerEntry.contribution_kind, LedgerEntry.seq, LedgerEntry.points)
+        select(LedgerEntry.author_id, LedgerEntry.contribution_kind, func.sum(LedgerEntry.points), seqs)
         .where(*in_scope, LedgerEntry.seq.not_in(amended))
-        .order_by(LedgerEntry.seq)
+        .group_by(LedgerEntry.author_id, LedgerEntry.contribution_kind)
+    )
+    scale = math.lcm(1, *(w.denominator for w in rules.kind_weights.values())) * math.lcm(
+        1, *(m.denominator for m in rules.role_multipliers.values())
     )
     points: dict[int, int] = defaultdict(int)
-    kind_points: dict[tuple[int, str], int] = defaultdict(int)
+    scaled: dict[int, int] = defaultdict(int)
     entries: dict[int, list[int]] = defaultdict(list)
-    for author, kind, seq, entry_points in (await session.execute(query)).all():
-        assert kind is not None and entry_points is not None  # a contribution always has both (the replay checks)
-        points[author] += entry_points
-        kind_points[author, kind] += entry_points
-        entries[author].append(seq)
-    weights: dict[int, Fraction] = defaultdict(Fraction)
-    for (author, kind), total in kind_points.items():
-        weights[author] += total * rules.weight_of(kind, roles.get(author, ""))
-    return _Contributions(dict(points), dict(weights), dict(entries))
+    for author, kind, total, numbers in (await session.execute(query)).all():
+        points[author] += int(total)
+        weight = rules.weight_of(kind, roles.get(author, "")) * scale  # a whole number by the choice of scale
+        scaled[author] += int(total) * weight.numerator
+        entries[author] += numbers if postgres else [int(n) for n in numbers.split(",")]
+    for numbers in entries.values():
+        numbers.sort()
+    weights = {author: Fraction(total, scale) for author, total in scaled.items()}
+    return _Contributions(dict(points), weights, dict(entries))
 
 
 async def _peer_points(session: AsyncSession, round_id: int) -> dict[int, dict[int, int]]:

@@ -20,7 +20,6 @@ from cellorg.ledger import service as ledger
 from cellorg.ledger.bonus import models
 from cellorg.ledger.bonus import service as bonus
 from cellorg.ledger.bonus.export import statement_csv, statement_json
-from cellorg.ledger.models import Checkpoint
 from cellorg.org import models as org_models
 from cellorg.permissions.catalogue import BONUS_MANAGE, BONUS_READ, ORG_READ, Permission, project_scope
 from cellorg.projects.models import SquadMember
@@ -250,15 +249,15 @@ class BonusMutation:
         self, info: Info, round_id: int, tree_size: int | None = None
     ) -> ComputationResult:
         bonus_round = await _round(info, round_id, BONUS_MANAGE)
-        checkpoint = await _checkpoint_size(info, tree_size)
+        checkpoint = await bonus.checkpoint_at(info.context.db, tree_size)
         await enqueue(
             info.context.db,
             bonus.compute_statement_job,
             round_id=bonus_round.id,
-            tree_size=checkpoint,
+            tree_size=checkpoint.tree_size,
             computed_by=info.context.viewer.person_id,
         )
-        return BonusComputationQueued(round_id=bonus_round.id, tree_size=checkpoint)
+        return BonusComputationQueued(round_id=bonus_round.id, tree_size=checkpoint.tree_size)
 
     @mutation_field(description="Approve a statement (not yours, not one you are paid from); it goes on the ledger.")
     async def approve_bonus_statement(self, info: Info, statement_id: int) -> StatementResult:
@@ -269,21 +268,16 @@ class BonusMutation:
 
 
 async def _round(info: Info, round_id: int, permission: Permission) -> models.BonusRound:
-    bonus_round = await info.context.db.get(models.BonusRound, round_id)
+    bonus_round: models.BonusRound | None = await info.context.db.get(models.BonusRound, round_id)
     info.context.require(permission, project_scope(bonus_round.project_id if bonus_round else 0))
-    return await get_or_fail(info.context.db, models.BonusRound, round_id, "BonusRound")
+    if bonus_round is None:  # only a caller with the permission everywhere learns that it is missing
+        raise NotFoundError("BonusRound", round_id)
+    return bonus_round
 
 
 async def _statement(info: Info, statement_id: int, permission: Permission = BONUS_READ) -> models.BonusStatement:
-    statement = await info.context.db.get(models.BonusStatement, statement_id)
+    statement: models.BonusStatement | None = await info.context.db.get(models.BonusStatement, statement_id)
     info.context.require(permission, project_scope(statement.content["projectId"] if statement else 0))
-    return await get_or_fail(info.context.db, models.BonusStatement, statement_id, "BonusStatement")
-
-
-async def _checkpoint_size(info: Info, tree_size: int | None) -> int:
-    checkpoint = await ledger.latest_checkpoint(info.context.db)
-    if tree_size is not None:
-        checkpoint = await info.context.db.scalar(select(Checkpoint).where(Checkpoint.tree_size == tree_size))
-    if checkpoint is None:
-        raise NotFoundError("Checkpoint", "latest" if tree_size is None else tree_size)
-    return int(checkpoint.tree_size)
+    if statement is None:  # only a caller with the permission everywhere learns that it is missing
+        raise NotFoundError("BonusStatement", statement_id)
+    return statement

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from eth_account import Account
@@ -62,8 +63,14 @@ class LedgerKeys:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "LedgerKeys":
         settings = settings or get_settings()
-        domain = Domain("cellorg ledger", "1", settings.ledger_chain_id, settings.ledger_verifying_contract)
-        return cls(domain, Account.from_key(settings.service_key.get_secret_value()))
+        return _ledger_keys(
+            settings.service_key.get_secret_value(), settings.ledger_chain_id, settings.ledger_verifying_contract
+        )
+
+
+@cache  # deriving the account costs a key derivation: once per deployment, not per request or per row
+def _ledger_keys(service_key: str, chain_id: int, verifying_contract: str) -> LedgerKeys:
+    return LedgerKeys(Domain("cellorg ledger", "1", chain_id, verifying_contract), Account.from_key(service_key))
 
 
 def new_nonce() -> str:

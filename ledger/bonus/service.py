@@ -95,8 +95,9 @@ async def create_round(
         raise ValidationFailed("the project has no contributions on the ledger to split a pool by", field="projectId")
     if await session.scalar(select(BonusRound.id).where(BonusRound.project_id == project_id, BonusRound.name == name)):
         raise ValidationFailed(f"the project already has a round named {name!r}", field="name")
-    members = set((await _roles(session, project_id)).keys()) - parse_rules(policy.rules).excluded
-    _check_limits(parse_rules(policy.rules), units, currency.upper(), len(members))
+    rules = parse_rules(policy.rules)
+    members = set((await _roles(session, project_id)).keys()) - rules.excluded
+    _check_limits(rules, units, currency.upper(), len(members))
     bonus_round = BonusRound(
         project_id=project_id,
         name=name,
@@ -217,7 +218,7 @@ async def statement_content(session: AsyncSession, round_id: int, tree_size: int
     """What a statement says, from the ledger at a checkpoint and the round's recorded inputs."""
     bonus_round = await get_or_fail(session, BonusRound, round_id, "BonusRound")
     policy = await get_or_fail(session, BonusPolicy, bonus_round.policy_id, "BonusPolicy")
-    checkpoint = await _checkpoint(session, tree_size)
+    checkpoint = await checkpoint_at(session, tree_size)
     rules = parse_rules(policy.rules)
     roles = await _roles(session, bonus_round.project_id)
     contributions = await _contributions(session, bonus_round.project_id, checkpoint.tree_size, roles, rules)
@@ -268,7 +269,8 @@ async def statement_content(session: AsyncSession, round_id: int, tree_size: int
     }
 
 
-async def _checkpoint(session: AsyncSession, tree_size: int | None) -> Checkpoint:
+async def checkpoint_at(session: AsyncSession, tree_size: int | None) -> Checkpoint:
+    """The checkpoint of this tree size (the latest without one): what a statement is computed at."""
     query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(1)
     if tree_size is not None:
         query = select(Checkpoint).where(Checkpoint.tree_size == tree_size)

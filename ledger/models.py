@@ -18,6 +18,16 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         Index(None, "project_id", "entry_type", "seq"),
+        # a bonus statement sums a project's contributions per author and kind from this index alone, in order
+        Index(
+            "ix_ledger_entries_contributions",
+            "project_id",
+            "entry_type",
+            "author_id",
+            "contribution_kind",
+            "seq",
+            postgresql_include=["points"],
+        ),
         # the few amendments, found without a scan: a bonus statement leaves out what they amend
         Index(
             "ix_ledger_entries_amends",

@@ -6,6 +6,7 @@ allocations; its hash is keccak256 of its canonical JSON. Computing it twice giv
 and ``recompute`` gives an auditor the same hash months later, or another one if a contribution changed.
 """
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from babel.numbers import get_currency_precision, is_currency
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from cellorg.core.clock import utcnow
 from cellorg.core.db import get_or_fail
@@ -306,7 +308,8 @@ async def _contributions(
     )
     amended = select(LedgerEntry.amends).where(*in_scope, LedgerEntry.amends.is_not(None))
     postgres = session.get_bind().dialect.name == "postgresql"
-    seqs = func.array_agg(LedgerEntry.seq) if postgres else func.group_concat(LedgerEntry.seq)
+    # untyped: asyncpg's lists come through as they are, without a copy of every element
+    seqs = func.array_agg(LedgerEntry.seq, type_=NullType()) if postgres else func.group_concat(LedgerEntry.seq)
     query = (
         select(LedgerEntry.author_id, LedgerEntry.contribution_kind, func.sum(LedgerEntry.points), seqs)
         .where(*in_scope, LedgerEntry.seq.not_in(amended))
@@ -315,13 +318,18 @@ async def _contributions(
     scale = math.lcm(1, *(w.denominator for w in rules.kind_weights.values())) * math.lcm(
         1, *(m.denominator for m in rules.role_multipliers.values())
     )
+
+    @functools.cache
+    def scaled_weight(kind: str, role: str) -> int:
+        return (rules.weight_of(kind, role) * scale).numerator  # a whole number by the choice of scale
+
     points: dict[int, int] = defaultdict(int)
     scaled: dict[int, int] = defaultdict(int)
     entries: dict[int, list[int]] = defaultdict(list)
-    for author, kind, total, numbers in (await session.execute(query)).all():
-        points[author] += int(total)
-        weight = rules.weight_of(kind, roles.get(author, "")) * scale  # a whole number by the choice of scale
-        scaled[author] += int(total) * weight.numerator
+    # Core, not the ORM: these are plain rows, tens of thousands of them
+    for author, kind, total, numbers in (await (await session.connection()).execute(query)).all():
+        points[author] += total
+        scaled[author] += total * scaled_weight(kind, roles.get(author, ""))
         entries[author] += numbers if postgres else [int(n) for n in numbers.split(",")]
     for numbers in entries.values():
         numbers.sort()

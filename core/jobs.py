@@ -7,6 +7,7 @@ could not hand over stay pending and are relayed on the next dispatch.
 """
 
 import asyncio
+import gc
 import importlib
 import logging
 import time
@@ -205,26 +206,25 @@ async def run_periodic_job(session_factory: async_sessionmaker[AsyncSession], pa
 
 def run_periodic(path: str) -> None:
     """rq cron's entry point."""
-    from cellorg.core.runtime import Runtime
-
-    async def _main() -> None:
-        runtime = Runtime.from_settings()
-        try:
-            await run_periodic_job(runtime.session_factory, path)
-        finally:
-            await runtime.close()
-
-    asyncio.run(_main())
+    _in_runtime(lambda session_factory: run_periodic_job(session_factory, path))
 
 
 def run_job(outbox_id: int) -> None:
     """rq's entry point: build a runtime from the settings and run the outbox job."""
+    _in_runtime(lambda session_factory: run_outbox_job(session_factory, outbox_id))
+
+
+def _in_runtime(job: Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]) -> None:
     from cellorg.core.runtime import Runtime
+
+    # rq forks a work horse per job: what it inherited (modules, mappers, the schema) outlives the job, so
+    # keep it out of the job's GC passes, which would rescan it on every collection of a large job
+    gc.freeze()
 
     async def _main() -> None:
         runtime = Runtime.from_settings()
         try:
-            await run_outbox_job(runtime.session_factory, outbox_id)
+            await job(runtime.session_factory)
         finally:
             await runtime.close()
 

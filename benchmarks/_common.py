@@ -7,12 +7,40 @@ import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.migrate import upgrade
 
 BENCH_POSTGRES_URL = os.environ.get(
     "CELLORG_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/cellorg_bench"
 )
+
+# The ledger_entries columns the benchmarks COPY their rows into, in their rows' order (the chain hash last: it
+# links each row to the one before, so it is computed as the rows are written).
+LEDGER_COLUMNS = (
+    "seq",
+    "entry_type",
+    "project_id",
+    "author_id",
+    "contribution_kind",
+    "points",
+    "amends",
+    "payload",
+    "digest",
+    "signature",
+    "signer",
+    "signed_by_service",
+    "leaf_hash",
+    "recorded_at",
+    "chain_hash",
+)
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The session's asyncpg connection, inside the session's transaction (for COPY)."""
+    connection = await (await session.connection()).get_raw_connection()
+    driver: asyncpg.Connection = connection.driver_connection
+    return driver
 
 
 async def fresh_postgres(url: str = BENCH_POSTGRES_URL) -> str:

@@ -53,7 +53,7 @@ from cellorg.projects import service as projects
 from cellorg.projects.models import Outcome, Project, SquadMember
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import BENCH_POSTGRES_URL, fresh_postgres
+from _common import BENCH_POSTGRES_URL, LEDGER_COLUMNS, fresh_postgres, raw_connection
 
 BONUS_URL = BENCH_POSTGRES_URL.rsplit("/", 1)[0] + "/cellorg_bench_bonus"
 PROJECT_NAME = "Bonus benchmark"
@@ -69,23 +69,6 @@ POOL, CURRENCY = "12000000.00", "CNY"
 TARGET_SECONDS = 3.0
 AMENDMENTS = 300
 COPY_CHUNK = 100_000
-LEDGER_COLUMNS = (
-    "seq",
-    "entry_type",
-    "project_id",
-    "author_id",
-    "contribution_kind",
-    "points",
-    "amends",
-    "payload",
-    "digest",
-    "signature",
-    "signer",
-    "signed_by_service",
-    "leaf_hash",
-    "chain_hash",
-    "recorded_at",
-)
 
 
 @dataclass(frozen=True)
@@ -98,13 +81,6 @@ class Bench:
 
 
 # --- setup ----------------------------------------------------------------------------------------------------
-
-
-async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The session's asyncpg connection, inside the session's transaction."""
-    connection = await (await session.connection()).get_raw_connection()
-    driver: asyncpg.Connection = connection.driver_connection
-    return driver
 
 
 async def copy_people(session: AsyncSession, count: int) -> list[int]:
@@ -235,8 +211,8 @@ def ledger_rows(project_id: int, people: Sequence[int], entries: int, recorded_a
             signer,
             True,
             blank,
-            blank,
             recorded_at,
+            blank,
         )
 
 

@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import coincurve
 from eth_account import Account
 from sha3 import keccak_256
@@ -52,30 +51,13 @@ from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects import service as projects
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import BENCH_POSTGRES_URL, describe, fresh_postgres
+from _common import BENCH_POSTGRES_URL, LEDGER_COLUMNS, describe, fresh_postgres, raw_connection
 
 KEYS = ledger.LedgerKeys.from_settings(Settings())
 REPLAY_URL = BENCH_POSTGRES_URL.rsplit("/", 1)[0] + "/cellorg_bench_replay"
 CHUNK = 10_000
 PROJECTS = 4
 PERSONAL_SIGNERS = 3
-COLUMNS = (
-    "seq",
-    "entry_type",
-    "project_id",
-    "author_id",
-    "contribution_kind",
-    "points",
-    "amends",
-    "payload",
-    "digest",
-    "signature",
-    "signer",
-    "signed_by_service",
-    "leaf_hash",
-    "recorded_at",
-    "chain_hash",
-)
 SKILLS = ("python", "postgresql", "negotiation", "financial modelling", "ux research")
 WORDS = ("pricing", "pilot", "rollout", "contract", "dashboard", "migration", "workshop", "forecast", "audit")
 
@@ -212,12 +194,6 @@ def chunks(plan: Plan, entries: int) -> Iterator[list[tuple[Any, ...]]]:
         yield from pool.imap(_chunk_task, tasks)
 
 
-async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
-    connection = await (await session.connection()).get_raw_connection()
-    driver: asyncpg.Connection = connection.driver_connection
-    return driver
-
-
 async def write_entries(session: AsyncSession, plan: Plan, entries: int) -> list[bytes]:
     """COPY the entries in, chunk by chunk as the workers finish them; returns the leaf hashes."""
     connection = await raw_connection(session)
@@ -228,7 +204,7 @@ async def write_entries(session: AsyncSession, plan: Plan, entries: int) -> list
             chain = ledger.chain_hash(chain, row[12])
             linked.append((*row, chain))
             leaves.append(row[12])
-        await connection.copy_records_to_table("ledger_entries", records=linked, columns=COLUMNS)
+        await connection.copy_records_to_table("ledger_entries", records=linked, columns=LEDGER_COLUMNS)
     return leaves
 
 

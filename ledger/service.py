@@ -11,13 +11,13 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import Executable, Row, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
@@ -35,8 +35,9 @@ from cellorg.ledger.typed_data import (
     Domain,
     TypedDataError,
     canonical_json,
-    check_message,
     digest,
+    signing_digest,
+    struct_hash,
 )
 from cellorg.org.models import Person
 from cellorg.projects.models import Project
@@ -164,30 +165,31 @@ async def record_entry(
 async def record_entries(session: AsyncSession, keys: LedgerKeys, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
     """Append several entries in the caller's transaction: all or none, consecutive sequence numbers.
 
-    The batch is validated and signed before the ledger lock is taken, and holds it for one head read and
-    one insert: a writer with many entries (an import, a sync from another tool) pays for the lock once.
+    The batch is validated and signed before the ledger lock is taken, and holds it for one read (the head and
+    any entry already signed the same) and one insert: a writer with many entries (an import, a sync from
+    another tool) pays for the lock once.
     """
     if not entries:
         return []
     context = await _Lookups.load(session, entries)
     rows: list[dict[str, Any]] = []
     for index, new in enumerate(entries):
-        where = f"entry {index + 1} of {len(entries)}: " if len(entries) > 1 else ""
         try:
-            author = context.validate(new.primary_type, new.message)
-            rows.append(_signed_row(keys, new, author))
+            author, message_hash = context.validate(new.primary_type, new.message)
+            rows.append(_signed_row(keys, new, author, signing_digest(keys.domain, message_hash)))
         except ValidationFailed as error:
-            error.message = where + error.message
-            error.args = (error.message,)
+            if len(entries) > 1:
+                error.message = f"entry {index + 1} of {len(entries)}: {error.message}"
+                error.args = (error.message,)
             raise
-    await _refuse_duplicates(session, rows)
+    if len({row["digest"] for row in rows}) < len(rows):
+        raise ValidationFailed("the batch holds the same signed entry twice", field="signature")
     appended = await _append(session, rows)
     await _refresh_claims(session, [(new.message, row) for new, row in zip(entries, appended, strict=True)])
     return appended
 
 
-def _signed_row(keys: LedgerKeys, new: NewEntry, author: Person) -> dict[str, Any]:
-    entry_digest = digest(keys.domain, new.primary_type, new.message)
+def _signed_row(keys: LedgerKeys, new: NewEntry, author: Person, entry_digest: bytes) -> dict[str, Any]:
     if new.signature is None:
         signature, signer = sign_digest(keys.service, entry_digest), str(keys.service.address)
     else:
@@ -205,15 +207,6 @@ def _signed_row(keys: LedgerKeys, new: NewEntry, author: Person) -> dict[str, An
         "signer": signer,
         "signed_by_service": new.signature is None,
     }
-
-
-async def _refuse_duplicates(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    digests = [row["digest"] for row in rows]
-    if len(set(digests)) < len(digests):
-        raise ValidationFailed("the batch holds the same signed entry twice", field="signature")
-    duplicate = await session.scalar(select(LedgerEntry.seq).where(LedgerEntry.digest.in_(digests)).limit(1))
-    if duplicate is not None:
-        raise ValidationFailed(f"this signed entry is already on the ledger as entry {duplicate}", field="signature")
 
 
 def parse_signed(keys: LedgerKeys, typed_data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -256,14 +249,55 @@ def _personal_signer(entry_digest: bytes, signature: bytes, author: Person) -> s
     return signer
 
 
+# The append path's statements, built once: a statement object keeps its cache key, so an append neither
+# rebuilds nor re-keys them. IN lists are expanding parameters of the same statement.
+_ENTRIES = LedgerEntry.metadata.tables[LedgerEntry.__tablename__]
+_PROJECTS = select(Project).where(Project.id.in_(bindparam("project_ids", expanding=True)))
+_PEOPLE = select(Person).where(Person.id.in_(bindparam("author_ids", expanding=True)))
+# Each project with each author (or none): one round trip instead of two while either side is one row.
+_PROJECTS_WITH_AUTHORS = _PROJECTS.add_columns(Person).outerjoin(
+    Person, Person.id.in_(bindparam("author_ids", expanding=True))
+)
+_APPROVED_SKILLS = select(Skill.name).where(
+    Skill.name.in_(bindparam("names", expanding=True)), Skill.status == SkillStatus.APPROVED
+)
+_AMENDABLE = select(_ENTRIES.c.seq, _ENTRIES.c.project_id, _ENTRIES.c.entry_type).where(
+    _ENTRIES.c.seq.in_(bindparam("seqs", expanding=True))
+)
+_HEAD = select(_ENTRIES.c.seq, _ENTRIES.c.chain_hash).order_by(_ENTRIES.c.seq.desc()).limit(1).subquery("head")
+_HEAD_AND_DUPLICATE = select(
+    _HEAD.c.seq,
+    _HEAD.c.chain_hash,
+    select(_ENTRIES.c.seq)
+    .where(_ENTRIES.c.digest.in_(bindparam("digests", expanding=True)))
+    .limit(1)
+    .scalar_subquery()
+    .label("duplicate"),
+)
+_INSERT_ENTRIES = insert(_ENTRIES)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LEDGER_LOCK_KEY)
+_REFRESH_CLAIMS = (
+    update(SkillClaim)
+    .where(
+        SkillClaim.person_id == bindparam("contributor"),
+        SkillClaim.superseded_at.is_(None),
+        SkillClaim.evidence_at < bindparam("moment"),
+        SkillClaim.skill_id.in_(select(Skill.id).where(Skill.name.in_(bindparam("skills", expanding=True)))),
+    )
+    .values(evidence_at=bindparam("moment"))
+)
+
+
 @dataclass
 class _Lookups:
-    """What validating a batch needs from the database, read with one query per table."""
+    """What validating a batch needs from the database: its projects with their authors in one read, then the
+    skills and amended entries it names, if any."""
 
     projects: dict[int, Project]
     authors: dict[int, Person]
     approved_skills: set[str]
     amendable: dict[int, tuple[int, str]]  # seq -> (project, type)
+    now: float
 
     @classmethod
     async def load(cls, session: AsyncSession, entries: Sequence[NewEntry]) -> "_Lookups":
@@ -272,36 +306,27 @@ class _Lookups:
         author_ids = {_int_field(m, AUTHOR_FIELD.get(t, "")) for t, m in messages} - {None}
         skills = {s for _t, m in messages for s in _list_field(m, "skills") if isinstance(s, str)}
         amended = {_int_field(m, "amends") for _t, m in messages} - {None, 0}
+        projects, authors = await _projects_and_authors(session, project_ids, author_ids)
         return cls(
-            projects=await _by_id(session, Project, project_ids),
-            authors=await _by_id(session, Person, author_ids),
-            approved_skills=set(
-                await session.scalars(
-                    select(Skill.name).where(Skill.name.in_(skills), Skill.status == SkillStatus.APPROVED)
-                )
-            )
-            if skills
-            else set(),
+            projects={project.id: project for project in projects},
+            authors={author.id: author for author in authors},
+            approved_skills={name for (name,) in await _read(session, _APPROVED_SKILLS, names=skills)},
             amendable={
                 seq: (project_id, entry_type)
-                for seq, project_id, entry_type in (
-                    await session.execute(
-                        select(LedgerEntry.seq, LedgerEntry.project_id, LedgerEntry.entry_type).where(
-                            LedgerEntry.seq.in_(amended)
-                        )
-                    )
-                ).all()
-            }
-            if amended
-            else {},
+                for seq, project_id, entry_type in await _read(session, _AMENDABLE, seqs=amended)
+            },
+            now=utcnow().timestamp(),
         )
 
-    def validate(self, primary_type: str, message: Mapping[str, Any]) -> Person:
-        """Raise ValidationFailed (or NotFoundError) for the first rule the entry breaks; returns its author."""
+    def validate(self, primary_type: str, message: Mapping[str, Any]) -> tuple[Person, bytes]:
+        """Raise ValidationFailed (or NotFoundError) for the first rule the entry breaks.
+
+        Returns its author and its EIP-712 hashStruct (encoding the message checks every value's type).
+        """
         if primary_type not in ENTRY_TYPES:
             raise ValidationFailed(f"an entry is one of {', '.join(ENTRY_TYPES)}", field="primaryType")
         try:
-            check_message(primary_type, message)
+            message_hash = struct_hash(primary_type, message)
         except TypedDataError as error:
             raise ValidationFailed(str(error), field="message") from error
         project = self.projects.get(message["projectId"])
@@ -314,7 +339,7 @@ class _Lookups:
         author = self.authors.get(message[AUTHOR_FIELD[primary_type]])
         if author is None or not author.active:
             raise ValidationFailed("the author is not an active person", field=AUTHOR_FIELD[primary_type])
-        if message[MOMENT_FIELD[primary_type]] > utcnow().timestamp():
+        if message[MOMENT_FIELD[primary_type]] > self.now:
             raise ValidationFailed("an entry cannot record something that has not happened yet", field="occurredAt")
         if primary_type == "Contribution":
             self._check_contribution(message)
@@ -326,7 +351,7 @@ class _Lookups:
             raise ValidationFailed(
                 f"entry {message['amends']} is not a {primary_type.lower()} of this project", field="amends"
             )
-        return author
+        return author, message_hash
 
     def _check_contribution(self, message: Mapping[str, Any]) -> None:
         if message["kind"] not in CONTRIBUTION_KINDS:
@@ -342,13 +367,22 @@ class _Lookups:
             raise ValidationFailed(f"not approved skills: {', '.join(unknown)}", field="skills")
 
 
-_Model = TypeVar("_Model", Project, Person)
+async def _projects_and_authors(
+    session: AsyncSession, project_ids: set[int | None], author_ids: set[int | None]
+) -> tuple[list[Project], list[Person]]:
+    if len(project_ids) > 1 and len(author_ids) > 1:  # the join would return every pair
+        projects = await _read(session, _PROJECTS, project_ids=project_ids)
+        authors = await _read(session, _PEOPLE, author_ids=author_ids)
+        return [project for (project,) in projects], [author for (author,) in authors]
+    pairs = await _read(session, _PROJECTS_WITH_AUTHORS, project_ids=project_ids, author_ids=author_ids)
+    return [project for project, _author in pairs], [author for _project, author in pairs if author is not None]
 
 
-async def _by_id(session: AsyncSession, model: type[_Model], ids: set[int | None]) -> dict[int, _Model]:
-    if not ids:
-        return {}
-    return {row.id: row for row in (await session.scalars(select(model).where(model.id.in_(ids)))).all()}
+async def _read(session: AsyncSession, statement: Executable, **in_lists: set[Any]) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of a prebuilt lookup; no query when every IN list is empty."""
+    if not any(in_lists.values()):
+        return []
+    return (await session.execute(statement, {name: list(values) for name, values in in_lists.items()})).all()
 
 
 def _int_field(message: Any, name: str) -> int | None:
@@ -369,49 +403,50 @@ def _check_texts(title: str, *others: str) -> None:
 
 
 async def _refresh_claims(session: AsyncSession, recorded: Sequence[tuple[Mapping[str, Any], LedgerEntry]]) -> None:
-    """A contribution naming a skill is fresh evidence for the contributor's current claim on it."""
+    """A contribution naming a skill is fresh evidence for the contributor's current claim on it.
+
+    One UPDATE per contributor and moment (a single contribution: one), whatever the number of skills.
+    """
     latest: dict[tuple[int, str], int] = {}
     for message, entry in recorded:
         for skill in message.get("skills", ()):
             key = (entry.author_id, skill)
             latest[key] = max(latest.get(key, 0), message["occurredAt"])
+    skills_by_moment: dict[tuple[int, int], list[str]] = {}
     for (person_id, skill), occurred_at in latest.items():
-        moment = datetime.fromtimestamp(occurred_at, tz=utcnow().tzinfo)
-        await session.execute(
-            update(SkillClaim)
-            .where(
-                SkillClaim.person_id == person_id,
-                SkillClaim.superseded_at.is_(None),
-                SkillClaim.evidence_at < moment,
-                SkillClaim.skill_id.in_(select(Skill.id).where(Skill.name == skill)),
-            )
-            .values(evidence_at=moment)
-        )
+        skills_by_moment.setdefault((person_id, occurred_at), []).append(skill)
+    for (person_id, occurred_at), skills in skills_by_moment.items():
+        moment = datetime.fromtimestamp(occurred_at, tz=UTC)
+        await session.execute(_REFRESH_CLAIMS, {"contributor": person_id, "moment": moment, "skills": skills})
 
 
 async def lock_ledger(session: AsyncSession) -> None:
     """Serialize writers to the log until the transaction ends (SQLite allows one writer anyway)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+        await session.execute(_LOCK)
 
 
 async def _append(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[LedgerEntry]:
     """Number and chain the rows after the head, under the ledger lock, in one bulk insert.
 
+    The head is read after the lock is granted (in its own statement: a statement's snapshot predates a lock
+    it waits for). A signed entry already on the ledger is refused in that same read, nothing written.
     The entries returned are not in the session: nothing may change them (the database would refuse).
     """
     await lock_ledger(session)
-    head = (
-        await session.execute(select(LedgerEntry.seq, LedgerEntry.chain_hash).order_by(LedgerEntry.seq.desc()).limit(1))
-    ).first()
-    seq, previous = (head[0], head[1]) if head else (0, GENESIS_CHAIN_HASH)
+    head = (await session.execute(_HEAD_AND_DUPLICATE, {"digests": [row["digest"] for row in rows]})).first()
+    seq, previous = (0, GENESIS_CHAIN_HASH) if head is None else (head.seq, head.chain_hash)
+    if head is not None and head.duplicate is not None:
+        raise ValidationFailed(
+            f"this signed entry is already on the ledger as entry {head.duplicate}", field="signature"
+        )
     recorded_at = utcnow()
     for row in rows:
         seq += 1
         leaf = HASHER.leaf(leaf_data(row["digest"], row["signature"]))
         previous = chain_hash(previous, leaf)
         row.update(seq=seq, leaf_hash=leaf, chain_hash=previous, recorded_at=recorded_at)
-    await session.execute(insert(LedgerEntry), list(rows))
+    await session.execute(_INSERT_ENTRIES, list(rows))
     return [LedgerEntry(**row) for row in rows]
 
 

@@ -106,7 +106,12 @@ def struct_hash(primary_type: str, message: Mapping[str, Any]) -> bytes:
 
 def digest(domain: Domain, primary_type: str, message: Mapping[str, Any]) -> bytes:
     """keccak256(0x1901 || domainSeparator || hashStruct(message)): the hash a wallet signs."""
-    return keccak256(b"\x19\x01" + domain.separator + struct_hash(primary_type, message))
+    return signing_digest(domain, struct_hash(primary_type, message))
+
+
+def signing_digest(domain: Domain, message_hash: bytes) -> bytes:
+    """The digest of a message whose hashStruct is already known (validating it computed the hash)."""
+    return keccak256(b"\x19\x01" + domain.separator + message_hash)
 
 
 def full_typed_data(domain: Domain, primary_type: str, message: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,11 +123,6 @@ def full_typed_data(domain: Domain, primary_type: str, message: Mapping[str, Any
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def check_message(primary_type: str, message: Mapping[str, Any]) -> None:
-    """Raise TypedDataError unless the message has exactly the type's fields, each of the right type."""
-    struct_hash(primary_type, message)  # encoding checks every value
 
 
 def _check_fields(primary_type: str, message: Mapping[str, Any]) -> None:

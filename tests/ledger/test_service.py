@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellorg.core.clock import clock
 from cellorg.core.errors import ValidationFailed
 from cellorg.core.settings import Settings
 from cellorg.ledger import merkle
@@ -18,6 +19,9 @@ from cellorg.ledger.models import LedgerEntry
 from cellorg.ledger.signatures import SECP256K1_N, recover_signer, sign_digest
 from cellorg.ledger.typed_data import digest, full_typed_data
 from cellorg.org.models import Person
+from cellorg.talent_pool import service as talent
+from cellorg.talent_pool.models import SkillClaim
+from tests.conftest import StatementCounter
 from tests.projects.conftest import Squad, SquadBuilder
 
 KEYS = ledger.LedgerKeys.from_settings(Settings())
@@ -76,6 +80,58 @@ async def test_the_second_entry_chains_to_the_first(
     second = await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
     assert second.seq == 2
     assert second.chain_hash == keccak256(first.chain_hash + second.leaf_hash)
+
+
+@pytest.mark.parametrize("count", [1, 10])
+async def test_an_append_reads_its_context_once_and_inserts_once_whatever_the_batch_size(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    statements: StatementCounter,
+    count: int,
+) -> None:
+    person, _account = member
+    await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now))
+    statements.reset()
+    batch = [ledger.NewEntry("Contribution", contribution(squad, person, frozen_now)) for _ in range(count)]
+    entries = await ledger.record_entries(session, KEYS, batch)
+    # the project with its author; the lock (PostgreSQL only); the head with any earlier copy; the insert
+    expected = 4 if session.get_bind().dialect.name == "postgresql" else 3
+    assert statements.count == expected, statements.statements
+    assert [entry.seq for entry in entries] == list(range(2, count + 2))
+
+
+async def test_a_contribution_freshens_the_evidence_of_the_contributors_current_claims_on_its_skills(
+    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> None:
+    person, _account = member
+    skills = [
+        await talent.add_skill(
+            session, name=name, category="Finance", parent_id=None, aliases=[], proposed_by=None, approved_by=person.id
+        )
+        for name in ("Valuation", "Term sheets", "Due diligence")
+    ]
+    claims = {}
+    with clock.frozen(frozen_now - timedelta(days=30)):
+        superseded = await talent.claim_skill(session, person_id=person.id, skill_id=skills[0].id, level=2, evidence=[])
+        for skill in skills[:2]:
+            claims[skill.name] = await talent.claim_skill(
+                session, person_id=person.id, skill_id=skill.id, level=3, evidence=[]
+            )
+    claims["Due diligence"] = await talent.claim_skill(
+        session, person_id=person.id, skill_id=skills[2].id, level=3, evidence=[]
+    )  # evidenced now, after the contribution happened
+    message = contribution(squad, person, frozen_now, skills=[skill.name for skill in skills])
+    await ledger.record_entry(session, KEYS, "Contribution", message)
+    session.expunge_all()
+    evidence_at = dict((await session.execute(select(SkillClaim.id, SkillClaim.evidence_at))).all())
+    assert evidence_at == {
+        superseded.id: frozen_now - timedelta(days=30),
+        claims["Valuation"].id: frozen_now - timedelta(hours=1),
+        claims["Term sheets"].id: frozen_now - timedelta(hours=1),
+        claims["Due diligence"].id: frozen_now,
+    }
 
 
 async def test_a_personal_signature_is_recorded_with_its_signer(

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
@@ -14,7 +15,7 @@ from cellorg.projects.models import Project, SquadMember, SquadSlot
 from cellorg.projects.repository import current_members
 from cellorg.talent_pool import repository as repo
 from cellorg.talent_pool.matcher import Candidate, Infeasible, Proposal, Score, Slot, SquadConstraints, match
-from cellorg.talent_pool.scoring import ScoringRules, fit
+from cellorg.talent_pool.scoring import PARTS, ScoringRules, fits
 
 
 @dataclass(frozen=True)
@@ -45,44 +46,53 @@ async def propose_squad(
     bare = [slot.title for slot in slots if not requirements[slot.id]]
     if bare:
         return Infeasible(reasons=tuple(f"slot {title!r} lists no required skills" for title in bare))
-    floors: dict[int, int] = {}
-    for needs in requirements.values():
-        for need in needs:
-            floors[need.skill_id] = min(floors.get(need.skill_id, 5), need.min_level)
-    claims = await repo.claims_on(session, floors)
-    allocated = await repo.allocations(session, excluding_project=project.id)
-    capacity = await repo.capacities(session, project.starts_at.date(), project.ends_at.date())
-    in_squad = {member.person_id for member in members}
-    holders: defaultdict[int, set[int]] = defaultdict(set)
-    for person_id, held in claims.items():
-        for skill_id in held:
-            holders[skill_id].add(person_id)
     now = utcnow()
-    scores: dict[tuple[int, int], Score] = {}
-    for slot in slots:
-        # only people holding every required skill: an intersection, not a scan of the whole pool
-        able = set.intersection(*(holders[need.skill_id] for need in requirements[slot.id])) - in_squad
-        for person_id in able:
-            held = claims[person_id]
-            free = min(capacity.get(person_id, 100), settings.max_allocation_pct) - allocated.get(person_id, 0)
-            person_fit = fit(
-                requirements[slot.id],
-                held,
-                free_pct=free,
-                allocation_pct=slot.allocation_pct,
-                now=now,
-                rules=settings.scoring,
-            )
-            if person_fit is not None:
-                scores[(slot.id, person_id)] = Score(person_fit.total, person_fit.parts)
+    in_squad = {member.person_id for member in members}
+    pool = await repo.candidate_claims(session, requirements, excluding=in_squad, at=now)
+    scores = await _scores(session, project, slots, pool, settings)
     eligible = sorted({person_id for _slot, person_id in scores})
     dimensions = sorted(
         {c.dimension for c in constraints.max_per_unit} | {c.dimension for c in constraints.min_distinct}
     )
-    units = await repo.units_by_dimension(session, floors, dimensions, now)
+    units = await repo.units_by_dimension(session, np.array(eligible, dtype=np.int64), dimensions, now)
     candidates = [Candidate(person_id, units.get(person_id, {})) for person_id in eligible]
     open_seats = [Slot(slot.id, slot.headcount - taken[slot.id]) for slot in slots]
     return match(open_seats, candidates, scores, constraints, alternatives=settings.alternatives)
+
+
+async def _scores(
+    session: AsyncSession,
+    project: Project,
+    slots: list[SquadSlot],
+    pool: repo.CandidateClaims,
+    settings: ProposalSettings,
+) -> dict[tuple[int, int], Score]:
+    """The fit of each candidate pair whose person has some of their time free for the project."""
+    allocated = await repo.allocations(session, excluding_project=project.id)
+    capacity = await repo.capacities(session, project.starts_at.date(), project.ends_at.date())
+    free = np.array(
+        [
+            min(capacity.get(person_id, 100), settings.max_allocation_pct) - allocated.get(person_id, 0)
+            for person_id in pool.person_id.tolist()
+        ],
+        dtype=np.int64,
+    )
+    allocation_of = {slot.id: slot.allocation_pct for slot in slots}
+    allocation = np.array([allocation_of[slot_id] for slot_id in pool.slot_id.tolist()], dtype=np.int64)
+    fitted = fits(pool.held, free, allocation, settings.scoring)
+    breakdowns = zip(*(part.tolist() for part in fitted.parts), strict=True)
+    return {
+        (slot_id, person_id): Score(total, dict(zip(PARTS, parts, strict=True)))
+        for slot_id, person_id, total, parts, has_time in zip(
+            pool.slot_id.tolist(),
+            pool.person_id.tolist(),
+            fitted.total.tolist(),
+            breakdowns,
+            (free > 0).tolist(),
+            strict=True,
+        )
+        if has_time
+    }
 
 
 async def accept_proposal(

@@ -1,17 +1,42 @@
-"""What the matcher needs from the database, fetched in a few set-based statements."""
+"""What the matcher needs from the database, fetched in a few set-based statements.
+
+The candidates' claims and units are tens of thousands of rows: they come back as numpy columns, which
+PostgreSQL sends packed (see ``_columns``).
+"""
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
+from cellorg.core.db import UTCDateTime
 from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Unit
 from cellorg.org.repository import current
 from cellorg.projects.models import Project, ProjectStatus, SquadMember, SquadSlot
 from cellorg.talent_pool.models import Availability, Endorsement, SkillClaim, SlotRequirement
-from cellorg.talent_pool.scoring import ClaimFacts, Requirement
+from cellorg.talent_pool.scoring import HeldRequirements, Requirement
 
 
 async def requirements_of(session: AsyncSession, slot_ids: Sequence[int]) -> dict[int, list[Requirement]]:
@@ -27,44 +52,111 @@ async def slots_of_project(session: AsyncSession, project_id: int) -> list[Squad
     return list((await session.scalars(query)).all())
 
 
-def _claims_query(floors: dict[int, int]) -> Select[int, int, int, datetime, int]:
-    """Current claims on these skills at or above the lowest level any slot asks for."""
-    return select(
-        SkillClaim.person_id, SkillClaim.skill_id, SkillClaim.level, SkillClaim.evidence_at, SkillClaim.id
-    ).where(
-        SkillClaim.superseded_at.is_(None),
-        SkillClaim.skill_id.in_(list(floors)),
-        SkillClaim.level >= min(floors.values()),
-    )
+@dataclass(frozen=True, slots=True)
+class CandidateClaims:
+    """The (slot, person) pairs whose person holds every requirement of the slot, with the claims meeting them."""
+
+    slot_id: NDArray[np.int64]  # per pair
+    person_id: NDArray[np.int64]  # per pair
+    held: HeldRequirements  # per requirement of each pair, with the age of the evidence at ``at``
 
 
-async def claims_on(session: AsyncSession, floors: dict[int, int]) -> dict[int, dict[int, ClaimFacts]]:
-    """Active people's current claims on these skills at or above each skill's lowest asked level.
+async def candidate_claims(
+    session: AsyncSession,
+    requirements: Mapping[int, Sequence[Requirement]],
+    *,
+    excluding: Collection[int],
+    at: datetime,
+) -> CandidateClaims:
+    """Every active person's pairs with these slots (slot id -> its requirements), apart from ``excluding``.
 
-    Three narrow statements (claims, their endorsement counts, the few inactive people) instead of
-    one join: the join made PostgreSQL hash the whole people table on every proposal.
+    SQL fetches each requirement's current claims at or above its minimum level; numpy keeps the pairs that
+    meet every requirement, which costs less than grouping in PostgreSQL. A person with two current claims on
+    one skill (the service never makes them) counts once, with the newer claim.
     """
-    if not floors:
-        return {}
     connection = await session.connection()
-    claims = (await connection.execute(_claims_query(floors))).all()
-    # driven by the endorsements (far fewer than claims), joined to the claims of the asked skills
-    counts = (
-        select(Endorsement.claim_id, func.count(), func.sum(case((Endorsement.shared_squad, 1), else_=0)).cast(Integer))
-        .join(SkillClaim, SkillClaim.id == Endorsement.claim_id)
-        .where(SkillClaim.skill_id.in_(list(floors)), SkillClaim.superseded_at.is_(None))
-        .group_by(Endorsement.claim_id)
+    met = await _columns(
+        connection,
+        select(
+            SlotRequirement.slot_id,
+            SkillClaim.person_id,
+            SlotRequirement.id,
+            SkillClaim.id,
+            SlotRequirement.min_level,
+            SlotRequirement.weight,
+            SkillClaim.level,
+            SkillClaim.evidence_at,
+        )
+        .join(
+            SkillClaim,
+            and_(
+                SkillClaim.skill_id == SlotRequirement.skill_id,
+                SkillClaim.superseded_at.is_(None),
+                SkillClaim.level >= SlotRequirement.min_level,
+            ),
+        )
+        .where(SlotRequirement.slot_id.in_(list(requirements))),
     )
-    endorsed = {
-        claim_id: (int(total), int(shared)) for claim_id, total, shared in (await connection.execute(counts)).all()
-    }
-    inactive = set((await connection.execute(select(Person.id).where(Person.active.is_(False)))).scalars().all())
-    grouped: dict[int, dict[int, ClaimFacts]] = defaultdict(dict)
-    for person_id, skill_id, level, evidence_at, claim_id in claims:
-        if level >= floors[skill_id] and person_id not in inactive:
-            total, shared = endorsed.get(claim_id, (0, 0))
-            grouped[person_id][skill_id] = ClaimFacts(level, evidence_at, total, shared)
-    return grouped
+    slot, person, _requirement, claim, min_level, weight, level, evidence_at = met
+    (inactive,) = await _columns(connection, select(Person.id).where(Person.active.is_(False)))
+    excluded = np.concatenate([inactive, np.fromiter(excluding, np.int64, len(excluding))])
+    rows = _meeting_every_requirement(met[:4], {slot_id: len(needs) for slot_id, needs in requirements.items()})
+    rows = rows[~np.isin(person[rows], excluded)]
+    starts = _starts(slot[rows], person[rows])
+    endorsements, shared = await _endorsements(connection, claim[rows])
+    held = HeldRequirements(
+        pair=np.cumsum(starts) - 1,
+        level=level[rows],
+        min_level=min_level[rows],
+        weight=weight[rows],
+        age_seconds=(_microseconds(at) - evidence_at[rows]) / 1e6,
+        endorsements=endorsements,
+        shared_squad_endorsements=shared,
+    )
+    return CandidateClaims(slot[rows][starts], person[rows][starts], held)
+
+
+def _meeting_every_requirement(columns: Sequence[NDArray[np.int64]], needed: Mapping[int, int]) -> NDArray[np.intp]:
+    """The rows of (slot, person, requirement, claim) whose pair meets all its slot's ``needed`` requirements,
+    sorted by slot, person and requirement, with the newest claim of a repeated requirement."""
+    slot, person, requirement, claim = columns
+    order = np.lexsort((claim, requirement, person, slot))
+    rows = order[np.roll(_starts(slot[order], person[order], requirement[order]), -1)]
+    starts = _starts(slot[rows], person[rows])
+    pair = np.cumsum(starts) - 1
+    pair_needs = np.array([needed[slot_id] for slot_id in slot[rows][starts].tolist()], dtype=np.int64)
+    complete: NDArray[np.intp] = rows[(np.bincount(pair) == pair_needs)[pair]]
+    return complete
+
+
+def _starts(*columns: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Where each run of equal rows begins, in rows sorted by these columns."""
+    starts: NDArray[np.bool_] = np.ones(len(columns[0]), dtype=np.bool_)
+    starts[1:] = np.any([column[1:] != column[:-1] for column in columns], axis=0)
+    return starts
+
+
+async def _endorsements(
+    connection: AsyncConnection, claim_ids: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Each claim's endorsements, and how many of them come from people who shared a squad with the claimant."""
+    endorsed, total, shared = await _columns(
+        connection,
+        select(
+            Endorsement.claim_id,
+            func.count().cast(Integer),
+            func.sum(case((Endorsement.shared_squad, 1), else_=0)).cast(Integer),
+        )
+        .where(_among(connection, Endorsement.claim_id, claim_ids))
+        .group_by(Endorsement.claim_id),
+    )
+    counts = np.zeros((2, len(claim_ids)), dtype=np.int64)
+    if len(endorsed):
+        order = np.argsort(endorsed)
+        position = order[np.searchsorted(endorsed[order], claim_ids).clip(max=len(endorsed) - 1)]
+        found = endorsed[position] == claim_ids
+        counts[:, found] = total[position[found]], shared[position[found]]
+    return counts[0], counts[1]
 
 
 async def allocations(session: AsyncSession, *, excluding_project: int) -> dict[int, int]:
@@ -93,21 +185,116 @@ async def capacities(session: AsyncSession, starts: date, ends: date) -> dict[in
 
 
 async def units_by_dimension(
-    session: AsyncSession, floors: dict[int, int], dimension_keys: Sequence[str], at: datetime
+    session: AsyncSession, person_ids: NDArray[np.int64], dimension_keys: Sequence[str], at: datetime
 ) -> dict[int, dict[str, int]]:
-    """The current unit per dimension of everyone holding a claim the proposal considers (home wins)."""
-    if not dimension_keys or not floors:
+    """The current unit per dimension of these people: the home membership's, else the oldest membership's."""
+    if not dimension_keys or not len(person_ids):
         return {}
-    holders = _claims_query(floors).with_only_columns(SkillClaim.person_id).scalar_subquery()
-    query = (
-        select(Membership.person_id, Dimension.key, Membership.unit_id, Membership.kind)
-        .join(Unit, Unit.id == Membership.unit_id)
-        .join(Dimension, Dimension.id == Unit.dimension_id)
-        .where(Membership.person_id.in_(holders), Dimension.key.in_(dimension_keys), current(Membership, at))
-    )
-    found: dict[int, dict[str, int]] = defaultdict(dict)
     connection = await session.connection()
-    for person_id, key, unit_id, kind in (await connection.execute(query)).all():
-        if key not in found[person_id] or kind == MembershipKind.HOME:
-            found[person_id][key] = unit_id
+    query = select(Dimension.id, Dimension.key).where(Dimension.key.in_(dimension_keys))
+    keys: dict[int, str] = dict((await connection.execute(query)).all())
+    person, dimension, unit, away, membership = await _columns(
+        connection,
+        select(
+            Membership.person_id,
+            Unit.dimension_id,
+            Membership.unit_id,
+            case((Membership.kind == MembershipKind.HOME, 0), else_=1),
+            Membership.id,
+        )
+        .join(Unit, Unit.id == Membership.unit_id)
+        .where(
+            _among(connection, Membership.person_id, person_ids), Unit.dimension_id.in_(keys), current(Membership, at)
+        ),
+    )
+    order = np.lexsort((membership, away, dimension, person))
+    chosen = order[_starts(person[order], dimension[order])]
+    found: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for person_id, dimension_id, unit_id in zip(
+        person[chosen].tolist(), dimension[chosen].tolist(), unit[chosen].tolist(), strict=True
+    ):
+        found[person_id][keys[dimension_id]] = unit_id
     return found
+
+
+class _Wire(NamedTuple):
+    """How PostgreSQL sends a column type in binary: the send function, and the numpy type it decodes to."""
+
+    send: str
+    dtype: str
+
+
+_INTEGER = _Wire("int4send", ">i4")
+_FLOAT = _Wire("float8send", ">f8")
+_TIMESTAMP = _Wire("timestamptz_send", ">i8")  # microseconds since 2000-01-01 UTC
+_POSTGRES_EPOCH_MICROSECONDS = 946_684_800_000_000
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _wire(kind: TypeEngine[Any]) -> _Wire:
+    if isinstance(kind, UTCDateTime):
+        return _TIMESTAMP
+    if isinstance(kind, Float):
+        return _FLOAT
+    if isinstance(kind, Integer) and not isinstance(kind, BigInteger):
+        return _INTEGER
+    raise TypeError(f"no binary column reader for {kind!r}")
+
+
+def _microseconds(at: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC, exactly."""
+    return (at - _UNIX_EPOCH) // timedelta(microseconds=1)
+
+
+async def _columns(connection: AsyncConnection, query: Select[*tuple[Any, ...]]) -> list[NDArray[Any]]:
+    """The query's columns as numpy arrays: int4 columns as int64, float8 as float64, timestamps as int64
+    microseconds since 1970 (exact). A column must not hold NULL.
+
+    PostgreSQL sends each column as one bytea of its values' binary form (``string_agg`` over the type's send
+    function), which numpy reads without a Python object per value: 70,000 rows arrive in milliseconds, not in
+    a hundred. The aggregates of one query take the rows in the same order, so the columns stay aligned.
+    Other databases return ordinary rows.
+    """
+    wires = [_wire(column.type) for column in query.selected_columns]
+    read = _packed_columns if connection.dialect.name == "postgresql" else _row_columns
+    columns = await read(connection, query, wires)
+    return [
+        column.astype(np.float64 if wire is _FLOAT else np.int64) for column, wire in zip(columns, wires, strict=True)
+    ]
+
+
+async def _packed_columns(
+    connection: AsyncConnection, query: Select[*tuple[Any, ...]], wires: list[_Wire]
+) -> list[NDArray[Any]]:
+    rows = query.subquery()
+    sends = (getattr(func, wire.send)(column) for column, wire in zip(rows.c, wires, strict=True))
+    values = (await connection.execute(select(*(func.string_agg(send, literal(b"")) for send in sends)))).one()
+    columns = [np.frombuffer(value or b"", dtype=wire.dtype) for value, wire in zip(values, wires, strict=True)]
+    if len({len(column) for column in columns}) > 1:
+        raise ValueError("a column read as an array holds NULL")
+    return [
+        column + _POSTGRES_EPOCH_MICROSECONDS if wire is _TIMESTAMP else column
+        for column, wire in zip(columns, wires, strict=True)
+    ]
+
+
+async def _row_columns(
+    connection: AsyncConnection, query: Select[*tuple[Any, ...]], wires: list[_Wire]
+) -> list[NDArray[Any]]:
+    rows = (await connection.execute(query)).all()
+    by_column: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(wires)
+    return [
+        np.array([_microseconds(value) for value in column] if wire is _TIMESTAMP else column)
+        for column, wire in zip(by_column, wires, strict=True)
+    ]
+
+
+def _among(
+    connection: AsyncConnection, column: InstrumentedAttribute[int], values: NDArray[np.int64]
+) -> ColumnElement[bool]:
+    """``column IN values``: one array parameter on PostgreSQL, inline values elsewhere (SQLite caps the number
+    of bound parameters)."""
+    listed = values.tolist()
+    if connection.dialect.name == "postgresql":
+        return column == any_(literal(listed, ARRAY(Integer)))
+    return column.in_(bindparam("values", listed, expanding=True, literal_execute=True))

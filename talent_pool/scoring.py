@@ -7,16 +7,21 @@ in the last 12 months, and freshness halves every ``half_life_days`` without fre
 over the slot's skills is scaled by the share of the slot's allocation the person has free. The
 breakdown's parts add up to the total: level, endorsements, and the (negative) cost of staleness and
 of limited availability.
+
+``fits`` scores many (slot, person) pairs at once with numpy, in exactly the floating-point operations of
+the formula read left to right: each skill's terms are summed in the slot's requirement order, the parts are
+rounded to 6 decimals as Python's ``round`` does, and the total is the rounded sum of the rounded parts.
 """
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
 
 LEVEL_STEP = 0.25
 ENDORSEMENT_VALUE = 0.1
 ENDORSEMENT_CAP = 5.0
+SECONDS_PER_DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,55 +37,72 @@ class Requirement:
     weight: float
 
 
-class ClaimFacts(NamedTuple):
-    """A person's current claim on a skill, with what the score needs to know about it.
+@dataclass(frozen=True, slots=True)
+class HeldRequirements:
+    """One row per requirement of a pair's slot and the pair's person's claim meeting it; a pair's rows are
+    contiguous and in the slot's requirement order."""
 
-    A NamedTuple: a proposal builds tens of thousands of them, and a frozen dataclass costs 3x more.
-    """
+    pair: NDArray[np.intp]  # the pair (0, 1, ...) the row belongs to
+    level: NDArray[np.int64]  # the claim's level
+    min_level: NDArray[np.int64]
+    weight: NDArray[np.float64]
+    age_seconds: NDArray[np.float64]  # since the claim's latest evidence
+    endorsements: NDArray[np.int64]
+    shared_squad_endorsements: NDArray[np.int64]
 
-    level: int
-    evidence_at: datetime
-    endorsements: int
-    shared_squad_endorsements: int
+
+PARTS = ("level", "endorsements", "staleness", "availability")
 
 
 @dataclass(frozen=True, slots=True)
-class Fit:
-    total: float
-    parts: Mapping[str, float]
+class Fits:
+    """Per pair, the total and its parts in the order of ``PARTS``, each rounded to 6 decimals."""
+
+    total: NDArray[np.float64]
+    parts: tuple[NDArray[np.float64], ...]
 
 
-def fit(
-    requirements: Sequence[Requirement],
-    claims: Mapping[int, ClaimFacts],
-    *,
-    free_pct: float,
-    allocation_pct: int,
-    now: datetime,
+def fits(
+    held: HeldRequirements,
+    free_pct: NDArray[np.int64],
+    allocation_pct: NDArray[np.int64],
     rules: ScoringRules = ScoringRules(),
-) -> Fit | None:
-    """The person's fit for a slot, or None when a required skill is missing or below its minimum level."""
-    if free_pct <= 0:
-        return None
-    level = endorsements = staleness = 0.0
-    for requirement in requirements:
-        claim = claims.get(requirement.skill_id)
-        if claim is None or claim.level < requirement.min_level:
-            return None
-        skill_level = requirement.weight * (1 + LEVEL_STEP * (claim.level - requirement.min_level))
-        strength = claim.endorsements - claim.shared_squad_endorsements * (1 - rules.shared_squad_factor)
-        skill_endorsements = requirement.weight * ENDORSEMENT_VALUE * min(strength, ENDORSEMENT_CAP)
-        freshness = 0.5 ** (max((now - claim.evidence_at).total_seconds(), 0) / 86400 / rules.half_life_days)
-        level += skill_level
-        endorsements += skill_endorsements
-        staleness -= (skill_level + skill_endorsements) * (1 - freshness)
-    before_availability = level + endorsements + staleness
-    availability_share = min(free_pct / allocation_pct, 1.0)
-    unavailability = -before_availability * (1 - availability_share)
-    parts = {
-        "level": round(level, 6),
-        "endorsements": round(endorsements, 6),
-        "staleness": round(staleness, 6),
-        "availability": round(unavailability, 6),
-    }
-    return Fit(total=round(sum(parts.values()), 6), parts=parts)
+) -> Fits:
+    """Each pair's fit, given per pair the percentage its person has free (above 0) and its slot's allocation.
+
+    The caller makes sure each pair's person holds every required skill of the slot at its minimum level.
+    """
+    count = len(free_pct)
+    skill_level = held.weight * (1 + LEVEL_STEP * (held.level - held.min_level))
+    strength = held.endorsements - held.shared_squad_endorsements * (1 - rules.shared_squad_factor)
+    skill_endorsements = held.weight * ENDORSEMENT_VALUE * np.minimum(strength, ENDORSEMENT_CAP)
+    exponents = np.maximum(held.age_seconds, 0) / SECONDS_PER_DAY / rules.half_life_days
+    # Python's power, not numpy's: numpy may use a SIMD power that differs in the last bit.
+    freshness = np.array([0.5**exponent for exponent in exponents.tolist()], dtype=np.float64)
+    level = _per_pair(held.pair, skill_level, count)
+    endorsements = _per_pair(held.pair, skill_endorsements, count)
+    staleness = _per_pair(held.pair, -(skill_level + skill_endorsements) * (1 - freshness), count)
+    availability_share = np.minimum(free_pct / allocation_pct, 1.0)
+    unavailability = -(level + endorsements + staleness) * (1 - availability_share)
+    parts = tuple(_round_6(part) for part in (level, endorsements, staleness, unavailability))
+    return Fits(_round_6(parts[0] + parts[1] + parts[2] + parts[3]), parts)
+
+
+def _per_pair(pair: NDArray[np.intp], values: NDArray[np.float64], count: int) -> NDArray[np.float64]:
+    """The sum of each pair's values, added in row order from 0.0 as a loop over the skills would (bincount)."""
+    return np.bincount(pair, weights=values, minlength=count).astype(np.float64, copy=False)
+
+
+def _round_6(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Python's ``round(value, 6)`` of each value, bit for bit.
+
+    Python rounds the exact binary value to a multiple of 1e-6 (ties to even), then takes the nearest double.
+    Scaling by 1e6 in floating point errs by at most half an ulp, so ``rint`` picks the same multiple unless the
+    scaled value lies within an ulp of a tie; those few are left to Python. Dividing the exact integer by 1e6
+    then rounds once, to the same nearest double.
+    """
+    scaled = values * 1e6
+    rounded: NDArray[np.float64] = np.rint(scaled) / 1e6
+    near_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) <= np.abs(np.spacing(scaled))
+    rounded[near_tie] = [round(value, 6) for value in values[near_tie].tolist()]
+    return rounded

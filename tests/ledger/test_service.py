@@ -102,6 +102,34 @@ async def test_an_append_reads_its_context_once_and_inserts_once_whatever_the_ba
     assert [entry.seq for entry in entries] == list(range(2, count + 2))
 
 
+@pytest.mark.parametrize("projects", [1, 2])
+async def test_a_batch_by_several_authors_records_each_entry_with_its_author(
+    session: AsyncSession,
+    squads: SquadBuilder,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    projects: int,
+) -> None:
+    person, _account = member
+    colleague = await squads.join(squad, "member")
+    other = await squads.squad(now=frozen_now) if projects == 2 else squad
+    written = [(person, squad), (colleague, other), (squad.owner, squad)]
+    batch = [ledger.NewEntry("Contribution", contribution(where, who, frozen_now)) for who, where in written]
+    entries = await ledger.record_entries(session, KEYS, batch)
+    assert [(entry.seq, entry.author_id, entry.project_id) for entry in entries] == [
+        (1, person.id, squad.project.id),
+        (2, colleague.id, other.project.id),
+        (3, squad.owner.id, squad.project.id),
+    ]
+    colleague.active = False
+    await session.flush()
+    again = [ledger.NewEntry("Contribution", contribution(where, who, frozen_now)) for who, where in written]
+    with pytest.raises(ValidationFailed, match="entry 2 of 3: the author is not an active person"):
+        await ledger.record_entries(session, KEYS, again)
+    assert await entry_count(session) == 3
+
+
 async def test_a_contribution_freshens_the_evidence_of_the_contributors_current_claims_on_its_skills(
     session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
 ) -> None:
@@ -178,14 +206,21 @@ async def test_a_bad_signature_is_refused_and_nothing_is_written(
     assert await entry_count(session) == 0
 
 
+@pytest.mark.parametrize("fresh_entries", [0, 2], ids=["alone", "in-a-batch"])
 async def test_a_replayed_signature_is_refused(
-    session: AsyncSession, squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    fresh_entries: int,
 ) -> None:
     person, account = member
     message = contribution(squad, person, frozen_now)
     await ledger.record_entry(session, KEYS, "Contribution", message, _sign(account, message))
+    fresh = [ledger.NewEntry("Contribution", contribution(squad, person, frozen_now)) for _ in range(fresh_entries)]
+    replayed = ledger.NewEntry("Contribution", message, _sign(account, message))
     with pytest.raises(ValidationFailed, match="already on the ledger as entry 1"):
-        await ledger.record_entry(session, KEYS, "Contribution", message, _sign(account, message))
+        await ledger.record_entries(session, KEYS, [*fresh, replayed])
     assert await entry_count(session) == 1
 
 

@@ -48,7 +48,7 @@ async def propose_squad(
         return Infeasible(reasons=tuple(f"slot {title!r} lists no required skills" for title in bare))
     now = utcnow()
     in_squad = {member.person_id for member in members}
-    pool = await repo.candidate_claims(session, requirements, excluding=in_squad, at=now)
+    pool = await repo.candidate_claims(session, [slot.id for slot in slots], excluding=in_squad, at=now)
     scores = await _scores(session, project, slots, pool, settings)
     eligible = sorted({person_id for _slot, person_id in scores})
     dimensions = sorted(

@@ -5,7 +5,7 @@ PostgreSQL sends packed (see ``_columns``).
 """
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -62,31 +62,25 @@ class CandidateClaims:
 
 
 async def candidate_claims(
-    session: AsyncSession,
-    requirements: Mapping[int, Sequence[Requirement]],
-    *,
-    excluding: Collection[int],
-    at: datetime,
+    session: AsyncSession, slot_ids: Sequence[int], *, excluding: Collection[int], at: datetime
 ) -> CandidateClaims:
-    """Every active person's pairs with these slots (slot id -> its requirements), apart from ``excluding``.
+    """Every active person's pairs with these slots, apart from the ``excluding`` people.
 
-    SQL fetches each requirement's current claims at or above its minimum level; numpy keeps the pairs that
-    meet every requirement, which costs less than grouping in PostgreSQL. A person with two current claims on
-    one skill (the service never makes them) counts once, with the newer claim.
+    SQL fetches each requirement's current claims at or above its minimum level, in as few columns as it can
+    (packing each costs PostgreSQL more than reading the claim); numpy keeps the pairs that meet every
+    requirement, which costs less than grouping in PostgreSQL. A person with two current claims on one skill
+    (the service never makes them) counts once, with the newer claim.
     """
     connection = await session.connection()
-    met = await _columns(
+    requirement_ids, requirement_slots, min_levels, weights = await _columns(
         connection,
-        select(
-            SlotRequirement.slot_id,
-            SkillClaim.person_id,
-            SlotRequirement.id,
-            SkillClaim.id,
-            SlotRequirement.min_level,
-            SlotRequirement.weight,
-            SkillClaim.level,
-            SkillClaim.evidence_at,
-        )
+        select(SlotRequirement.id, SlotRequirement.slot_id, SlotRequirement.min_level, SlotRequirement.weight)
+        .where(SlotRequirement.slot_id.in_(slot_ids))
+        .order_by(SlotRequirement.id),
+    )
+    met_requirement, person, claim, level, evidence_at = await _columns(
+        connection,
+        select(SlotRequirement.id, SkillClaim.person_id, SkillClaim.id, SkillClaim.level, SkillClaim.evidence_at)
         .join(
             SkillClaim,
             and_(
@@ -95,20 +89,21 @@ async def candidate_claims(
                 SkillClaim.level >= SlotRequirement.min_level,
             ),
         )
-        .where(SlotRequirement.slot_id.in_(list(requirements))),
+        .where(SlotRequirement.slot_id.in_(slot_ids)),
     )
-    slot, person, _requirement, claim, min_level, weight, level, evidence_at = met
+    need = np.searchsorted(requirement_ids, met_requirement)  # the row's requirement, in requirement order
+    slot = requirement_slots[need]
+    _, slot_of_requirement, requirements_of_slot = np.unique(requirement_slots, return_inverse=True, return_counts=True)
+    rows = _meeting_every_requirement(slot, person, need, claim, requirements_of_slot[slot_of_requirement])
     (inactive,) = await _columns(connection, select(Person.id).where(Person.active.is_(False)))
-    excluded = np.concatenate([inactive, np.fromiter(excluding, np.int64, len(excluding))])
-    rows = _meeting_every_requirement(met[:4], {slot_id: len(needs) for slot_id, needs in requirements.items()})
-    rows = rows[~np.isin(person[rows], excluded)]
+    rows = rows[~np.isin(person[rows], np.concatenate([inactive, np.fromiter(excluding, np.int64, len(excluding))]))]
     starts = _starts(slot[rows], person[rows])
     endorsements, shared = await _endorsements(connection, claim[rows])
     held = HeldRequirements(
         pair=np.cumsum(starts) - 1,
         level=level[rows],
-        min_level=min_level[rows],
-        weight=weight[rows],
+        min_level=min_levels[need[rows]],
+        weight=weights[need[rows]],
         age_seconds=(_microseconds(at) - evidence_at[rows]) / 1e6,
         endorsements=endorsements,
         shared_squad_endorsements=shared,
@@ -116,16 +111,20 @@ async def candidate_claims(
     return CandidateClaims(slot[rows][starts], person[rows][starts], held)
 
 
-def _meeting_every_requirement(columns: Sequence[NDArray[np.int64]], needed: Mapping[int, int]) -> NDArray[np.intp]:
-    """The rows of (slot, person, requirement, claim) whose pair meets all its slot's ``needed`` requirements,
-    sorted by slot, person and requirement, with the newest claim of a repeated requirement."""
-    slot, person, requirement, claim = columns
-    order = np.lexsort((claim, requirement, person, slot))
-    rows = order[np.roll(_starts(slot[order], person[order], requirement[order]), -1)]
+def _meeting_every_requirement(
+    slot: NDArray[np.int64],
+    person: NDArray[np.int64],
+    need: NDArray[np.intp],
+    claim: NDArray[np.int64],
+    needed: NDArray[np.intp],
+) -> NDArray[np.intp]:
+    """The claim rows whose (slot, person) pair meets every requirement of the slot (``needed``: how many the
+    slot of each requirement has), sorted by pair and requirement, the newest claim of a repeated requirement."""
+    order = np.lexsort((claim, need, person, slot))
+    rows = order[np.roll(_starts(slot[order], person[order], need[order]), -1)]
     starts = _starts(slot[rows], person[rows])
     pair = np.cumsum(starts) - 1
-    pair_needs = np.array([needed[slot_id] for slot_id in slot[rows][starts].tolist()], dtype=np.int64)
-    complete: NDArray[np.intp] = rows[(np.bincount(pair) == pair_needs)[pair]]
+    complete: NDArray[np.intp] = rows[(np.bincount(pair) == needed[need[rows][starts]])[pair]]
     return complete
 
 

@@ -130,6 +130,21 @@ async def test_a_diversity_constraint_changes_the_squad_and_an_impossible_one_is
     assert any("3 distinct region units" in reason for reason in infeasible["reasons"])
 
 
+async def test_a_skill_nobody_claims_leaves_its_slot_without_candidates(
+    build: OrgBuilder, session: AsyncSession, policy: PolicyEnforcer, frozen_now: datetime
+) -> None:
+    world = await staffed_world(build, session, policy, frozen_now)
+    unclaimed = await approved_skill(session, await build.person("Second curator", role="admin"), "Welding")
+    await talent.add_requirement(session, slot_id=world["designer"].id, skill_id=unclaimed.id, min_level=1, weight=1.0)
+    proposed = await propose_squad(session, world["project"].id, SquadConstraints())
+    assert proposed == Infeasible((f"slot {world['designer'].id} needs 1 person but no candidate is eligible",))
+    welding = await new_project(session, policy, world["manager"], frozen_now, "Welding bid")
+    welder = await projects.add_slot(session, welding.id, title="Welder", role="member", headcount=1, allocation_pct=50)
+    await talent.add_requirement(session, slot_id=welder.id, skill_id=unclaimed.id, min_level=1, weight=1.0)
+    proposed = await propose_squad(session, welding.id, SquadConstraints())  # not one claim row to read
+    assert proposed == Infeasible((f"slot {welder.id} needs 1 person but no candidate is eligible",))
+
+
 async def test_accepting_staffs_the_squad_with_grants(
     api: Api, build: OrgBuilder, session: AsyncSession, policy: PolicyEnforcer, frozen_now
 ) -> None:  # type: ignore[no-untyped-def]

@@ -42,8 +42,8 @@ async def propose_squad(
     slots = [slot for slot in await repo.slots_of_project(session, project.id) if slot.headcount > taken[slot.id]]
     if not slots:
         raise ValidationFailed("every slot of the project is already staffed", field="projectId")
-    requirements = await repo.requirements_of(session, [slot.id for slot in slots])
-    bare = [slot.title for slot in slots if not requirements[slot.id]]
+    needing = await repo.slots_with_requirements(session, [slot.id for slot in slots])
+    bare = [slot.title for slot in slots if slot.id not in needing]
     if bare:
         return Infeasible(reasons=tuple(f"slot {title!r} lists no required skills" for title in bare))
     now = utcnow()

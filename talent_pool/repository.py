@@ -36,15 +36,12 @@ from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Un
 from cellorg.org.repository import current
 from cellorg.projects.models import Project, ProjectStatus, SquadMember, SquadSlot
 from cellorg.talent_pool.models import Availability, Endorsement, SkillClaim, SlotRequirement
-from cellorg.talent_pool.scoring import HeldRequirements, Requirement
+from cellorg.talent_pool.scoring import HeldRequirements
 
 
-async def requirements_of(session: AsyncSession, slot_ids: Sequence[int]) -> dict[int, list[Requirement]]:
-    grouped: dict[int, list[Requirement]] = {slot_id: [] for slot_id in slot_ids}
-    query = select(SlotRequirement).where(SlotRequirement.slot_id.in_(slot_ids)).order_by(SlotRequirement.id)
-    for row in (await session.scalars(query)).all():
-        grouped[row.slot_id].append(Requirement(row.skill_id, row.min_level, row.weight))
-    return grouped
+async def slots_with_requirements(session: AsyncSession, slot_ids: Sequence[int]) -> set[int]:
+    query = select(SlotRequirement.slot_id).where(SlotRequirement.slot_id.in_(slot_ids)).distinct()
+    return set((await session.scalars(query)).all())
 
 
 async def slots_of_project(session: AsyncSession, project_id: int) -> list[SquadSlot]:

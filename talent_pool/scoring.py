@@ -31,13 +31,6 @@ class ScoringRules:
 
 
 @dataclass(frozen=True, slots=True)
-class Requirement:
-    skill_id: int
-    min_level: int
-    weight: float
-
-
-@dataclass(frozen=True, slots=True)
 class HeldRequirements:
     """One row per requirement of a pair's slot and the pair's person's claim meeting it; a pair's rows are
     contiguous and in the slot's requirement order."""

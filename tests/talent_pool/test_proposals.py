@@ -29,9 +29,9 @@ from cellorg.talent_pool.matcher import (
 )
 from cellorg.talent_pool.models import Availability, Endorsement, Skill, SkillClaim, SlotRequirement
 from cellorg.talent_pool.proposals import propose_squad
-from cellorg.talent_pool.scoring import Requirement, ScoringRules
+from cellorg.talent_pool.scoring import ScoringRules
 from tests.conftest import Api, OrgBuilder
-from tests.talent_pool.test_scoring import Claim, Pair, reference
+from tests.talent_pool.test_scoring import Claim, Need, Pair, reference
 
 PROPOSE = """mutation($p: Int!, $c: SquadConstraintsInput) { proposeSquad(projectId: $p, constraints: $c) {
   __typename
@@ -292,7 +292,7 @@ async def proposal_in_plain_python(
             if free <= 0 or any(c is None or c.level < n.min_level for c, n in zip(held, needs, strict=True)):
                 continue
             pair = Pair(
-                [Requirement(n.skill_id, n.min_level, n.weight) for n in needs],
+                [Need(n.skill_id, n.min_level, n.weight) for n in needs],
                 [
                     Claim(c.level, (now - c.evidence_at).total_seconds(), endorsements[c.id], shared[c.id])
                     for c in held

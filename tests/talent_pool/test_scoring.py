@@ -12,13 +12,21 @@ from cellorg.talent_pool.scoring import (
     LEVEL_STEP,
     PARTS,
     HeldRequirements,
-    Requirement,
     ScoringRules,
     fits,
 )
 
-PLC = Requirement(skill_id=1, min_level=4, weight=1.0)
-ROBOTICS = Requirement(skill_id=2, min_level=3, weight=1.0)
+
+class Need(NamedTuple):
+    """A slot's requirement."""
+
+    skill_id: int
+    min_level: int
+    weight: float
+
+
+PLC = Need(skill_id=1, min_level=4, weight=1.0)
+ROBOTICS = Need(skill_id=2, min_level=3, weight=1.0)
 DAY = 86400
 DEFAULT_RULES = ScoringRules()
 
@@ -31,7 +39,7 @@ class Claim(NamedTuple):
 
 
 class Pair(NamedTuple):
-    requirements: list[Requirement]
+    requirements: list[Need]
     claims: list[Claim]  # one per requirement, in the same order
     free_pct: int
     allocation_pct: int
@@ -127,7 +135,7 @@ def test_pairs_scored_together_score_as_each_alone() -> None:
 
 def random_pair(rng: random.Random) -> Pair:
     requirements = [
-        Requirement(skill, rng.randint(1, 5), rng.choice([1.0, 0.5, 2.0, rng.uniform(0.01, 100)]))
+        Need(skill, rng.randint(1, 5), rng.choice([1.0, 0.5, 2.0, rng.uniform(0.01, 100)]))
         for skill in range(rng.randint(1, 4))
     ]
     claims = []
@@ -152,6 +160,6 @@ def test_rounding_matches_python_next_to_ties() -> None:
     ties = [(rng.randrange(-(10**9), 10**9) + 0.5) / 1e6 for _ in range(2000)]
     values = [float(np.nextafter(tie, side)) for tie in ties for side in (-np.inf, np.inf)] + ties
     # at the minimum level, with no endorsements, fresh evidence and full availability, the level is the weight
-    pairs = [Pair([Requirement(1, 1, value)], [Claim(1)], 100, 100) for value in values]
+    pairs = [Pair([Need(1, 1, value)], [Claim(1)], 100, 100) for value in values]
     levels = [parts["level"] for _, parts in scored(pairs)]
     assert levels == [round(value, 6) for value in values]

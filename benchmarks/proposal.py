@@ -1,5 +1,6 @@
 """A squad proposal end to end on PostgreSQL: 100,000 people with 5-10 claims each, a 20-slot squad
-with a diversity constraint, fetching the candidates included (service call).
+with a diversity constraint, fetching the candidates included (service call). Then the median time per phase
+over as many runs, and the part of it spent in SQL statements.
 
     python benchmarks/proposal.py [--people 100000] [--runs 10] [--reuse]
 """

@@ -21,6 +21,8 @@ from cellorg.core.settings import Mode, Settings, get_settings
 from cellorg.graphql.auth import TokenCodec
 from cellorg.graphql.context import Services, build_context
 from cellorg.graphql.schema import build_schema
+from cellorg.ledger.appender import LedgerAppender
+from cellorg.ledger.service import LedgerKeys
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.permissions.service import load_policy
 from cellorg.permissions.watcher import PolicyWatcher
@@ -52,7 +54,12 @@ async def start_services(runtime: Runtime, policy: PolicyEnforcer | None = None)
     async with runtime.session_factory() as session:
         loaded = await load_policy(session, policy)
     log.info("enforcer loaded with %d grant windows", loaded)
-    return Services(runtime=runtime, policy=policy, tokens=TokenCodec.from_settings(runtime.settings))
+    return Services(
+        runtime=runtime,
+        policy=policy,
+        tokens=TokenCodec.from_settings(runtime.settings),
+        appender=LedgerAppender(runtime.session_factory, LedgerKeys.from_settings(runtime.settings)),
+    )
 
 
 async def _run_timed_jobs(services: Services) -> None:
@@ -107,6 +114,7 @@ def create_app(
                     await task
             if watcher is not None:
                 await watcher.close()
+            await services.appender.close()
             if own_runtime:
                 await active.close()
 

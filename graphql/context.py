@@ -12,6 +12,7 @@ from cellorg.core.runtime import Runtime
 from cellorg.graphql.auth import AuthenticationFailed, TokenCodec
 from cellorg.graphql.errors import UNAUTHENTICATED, coded_error, graphql_error
 from cellorg.graphql.loaders import Loaders
+from cellorg.ledger.appender import LedgerAppender
 from cellorg.permissions.authorize import Authorizer, Viewer
 from cellorg.permissions.catalogue import Permission
 from cellorg.permissions.enforcer import PolicyEnforcer
@@ -24,6 +25,7 @@ class Services:
     runtime: Runtime
     policy: PolicyEnforcer
     tokens: TokenCodec
+    appender: LedgerAppender
 
 
 class Context(BaseContext, kw_only=True):

@@ -254,8 +254,7 @@ class LedgerMutation:
     @mutation_field(description="Record the caller's contribution, signed by the service key.")
     async def record_contribution(self, info: Info, input: ContributionInput) -> LedgerEntryResult:  # noqa: A002
         info.context.require(CONTRIBUTIONS_WRITE, project_scope(input.project_id))
-        entry = await service.record_entry(info.context.db, _keys(info), "Contribution", _contribution(info, input))
-        return LedgerEntry.of(entry)
+        return await _append_one(info, service.NewEntry("Contribution", _contribution(info, input)))
 
     @mutation_field(description="Record several of the caller's contributions at once (an import): all or none.")
     async def record_contributions(self, info: Info, inputs: list[ContributionInput]) -> LedgerEntriesResult:
@@ -264,14 +263,13 @@ class LedgerMutation:
         for project_id in sorted({item.project_id for item in inputs}):
             info.context.require(CONTRIBUTIONS_WRITE, project_scope(project_id))
         batch = [service.NewEntry("Contribution", _contribution(info, item)) for item in inputs]
-        entries = await service.record_entries(info.context.db, _keys(info), batch)
+        entries = await info.context.services.appender.append(batch)
         return LedgerEntries(entries=[LedgerEntry.of(entry) for entry in entries])
 
     @mutation_field(description="Record a key decision taken by the caller, a lead of the project.")
     async def record_decision(self, info: Info, input: DecisionInput) -> LedgerEntryResult:  # noqa: A002
         info.context.require(DECISIONS_WRITE, project_scope(input.project_id))
-        entry = await service.record_entry(info.context.db, _keys(info), "Decision", _decision(info, input))
-        return LedgerEntry.of(entry)
+        return await _append_one(info, service.NewEntry("Decision", _decision(info, input)))
 
     @mutation_field(description="Record an entry the caller signed in their own wallet (eth_signTypedData_v4).")
     async def record_signed_entry(self, info: Info, typed_data: JSON, signature: str) -> LedgerEntryResult:
@@ -281,14 +279,19 @@ class LedgerMutation:
         author_field = service.AUTHOR_FIELD[primary_type]
         if message.get(author_field) != info.context.viewer.person_id:
             raise ValidationFailed(f"{author_field} must be the caller: record your own entries", field=author_field)
-        entry = await service.record_entry(info.context.db, keys, primary_type, message, _signature_bytes(signature))
-        return LedgerEntry.of(entry)
+        return await _append_one(info, service.NewEntry(primary_type, message, _signature_bytes(signature)))
 
     @mutation_field(description="Publish a signed checkpoint of the log now and queue its anchoring on chain.")
     async def publish_checkpoint(self, info: Info) -> CheckpointResult:
         info.context.require(LEDGER_CHECKPOINT)
         checkpoint = await service.publish_checkpoint(info.context.db, _keys(info))
         return Checkpoint.of(checkpoint, await info.context.db.get(models.CheckpointAnchor, checkpoint.id))
+
+
+async def _append_one(info: Info, entry: service.NewEntry) -> "LedgerEntry":
+    """Through the process's group commit: committed with the concurrent requests' entries, not by this request."""
+    [appended] = await info.context.services.appender.append([entry])
+    return LedgerEntry.of(appended)
 
 
 def _keys(info: Info) -> service.LedgerKeys:

@@ -21,7 +21,7 @@ from sqlalchemy import Executable, Row, bindparam, func, insert, select, text, t
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import utcnow
-from cellorg.core.errors import NotFoundError, ValidationFailed
+from cellorg.core.errors import DomainError, NotFoundError, ValidationFailed
 from cellorg.core.jobs import enqueue
 from cellorg.core.settings import Settings, get_settings
 from cellorg.ledger import chain, merkle
@@ -169,24 +169,61 @@ async def record_entries(session: AsyncSession, keys: LedgerKeys, entries: Seque
     any entry already signed the same) and one insert: a writer with many entries (an import, a sync from
     another tool) pays for the lock once.
     """
-    if not entries:
-        return []
-    context = await _Lookups.load(session, entries)
+    [outcome] = await record_units(session, keys, [entries])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+Outcome = list[LedgerEntry] | DomainError
+
+
+async def record_units(session: AsyncSession, keys: LedgerKeys, units: Sequence[Sequence[NewEntry]]) -> list[Outcome]:
+    """Append independent units of entries in the caller's transaction, each all or none, in the order given.
+
+    A unit that breaks a rule gets its error (nothing of it written) and the others are appended: the group
+    commit of :class:`cellorg.ledger.appender.LedgerAppender` writes many callers' units in one transaction
+    this way. Validation reads the database once for all units, and the lock, the head read and the insert
+    are shared too.
+    """
+    context = await _Lookups.load(session, [new for unit in units for new in unit])
+    prepared: list[list[dict[str, Any]] | DomainError] = []
+    for unit in units:
+        try:
+            prepared.append(_signed_unit(keys, context, unit))
+        except DomainError as error:
+            prepared.append(error)
+    valid = [rows for rows in prepared if isinstance(rows, list) and rows]
+    appended = iter(await _append(session, valid) if valid else [])
+    outcomes: list[Outcome] = []
+    recorded: list[tuple[Mapping[str, Any], LedgerEntry]] = []
+    for unit, rows in zip(units, prepared, strict=True):
+        if isinstance(rows, DomainError) or not rows:
+            outcomes.append(rows if isinstance(rows, DomainError) else [])
+            continue
+        outcome = next(appended)
+        outcomes.append(outcome)
+        if isinstance(outcome, list):
+            recorded += [(new.message, entry) for new, entry in zip(unit, outcome, strict=True)]
+    await _refresh_claims(session, recorded)
+    return outcomes
+
+
+def _signed_unit(keys: LedgerKeys, context: "_Lookups", unit: Sequence[NewEntry]) -> list[dict[str, Any]]:
+    """The unit's rows, validated and signed; the error names the entry when the unit has several."""
     rows: list[dict[str, Any]] = []
-    for index, new in enumerate(entries):
+    for index, new in enumerate(unit):
         try:
             author, message_hash = context.validate(new.primary_type, new.message)
             rows.append(_signed_row(keys, new, author, signing_digest(keys.domain, message_hash)))
         except ValidationFailed as error:
-            if len(entries) > 1:
-                error.message = f"entry {index + 1} of {len(entries)}: {error.message}"
+            if len(unit) > 1:
+                error.message = f"entry {index + 1} of {len(unit)}: {error.message}"
                 error.args = (error.message,)
             raise
     if len({row["digest"] for row in rows}) < len(rows):
         raise ValidationFailed("the batch holds the same signed entry twice", field="signature")
-    appended = await _append(session, rows)
-    await _refresh_claims(session, [(new.message, row) for new, row in zip(entries, appended, strict=True)])
-    return appended
+    return rows
 
 
 def _signed_row(keys: LedgerKeys, new: NewEntry, author: Person, entry_digest: bytes) -> dict[str, Any]:
@@ -273,6 +310,9 @@ _HEAD_AND_DUPLICATE = select(
     .limit(1)
     .scalar_subquery()
     .label("duplicate"),
+)
+_DUPLICATES = select(_ENTRIES.c.digest, _ENTRIES.c.seq).where(
+    _ENTRIES.c.digest.in_(bindparam("digests", expanding=True))
 )
 _INSERT_ENTRIES = insert(_ENTRIES)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LEDGER_LOCK_KEY)
@@ -426,28 +466,44 @@ async def lock_ledger(session: AsyncSession) -> None:
         await session.execute(_LOCK)
 
 
-async def _append(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[LedgerEntry]:
-    """Number and chain the rows after the head, under the ledger lock, in one bulk insert.
+async def _append(
+    session: AsyncSession, units: Sequence[list[dict[str, Any]]]
+) -> list[list[LedgerEntry] | DomainError]:
+    """Number and chain the units' rows after the head, under the ledger lock, in one bulk insert.
 
     The head is read after the lock is granted (in its own statement: a statement's snapshot predates a lock
-    it waits for). A signed entry already on the ledger is refused in that same read, nothing written.
-    The entries returned are not in the session: nothing may change them (the database would refuse).
+    it waits for). A unit with a signed entry already on the ledger, or earlier in this append, is refused
+    with nothing of it written; that read is shared with the head's. The entries returned are not in the
+    session: nothing may change them (the database would refuse).
     """
     await lock_ledger(session)
-    head = (await session.execute(_HEAD_AND_DUPLICATE, {"digests": [row["digest"] for row in rows]})).first()
+    digests = [row["digest"] for rows in units for row in rows]
+    head = (await session.execute(_HEAD_AND_DUPLICATE, {"digests": digests})).first()
     seq, previous = (0, GENESIS_CHAIN_HASH) if head is None else (head.seq, head.chain_hash)
-    if head is not None and head.duplicate is not None:
-        raise ValidationFailed(
-            f"this signed entry is already on the ledger as entry {head.duplicate}", field="signature"
-        )
+    taken: dict[bytes, int] = {}
+    if head is not None and head.duplicate is not None:  # rare: find every one
+        taken = {row.digest: row.seq for row in (await session.execute(_DUPLICATES, {"digests": digests})).all()}
     recorded_at = utcnow()
-    for row in rows:
-        seq += 1
-        leaf = HASHER.leaf(leaf_data(row["digest"], row["signature"]))
-        previous = chain_hash(previous, leaf)
-        row.update(seq=seq, leaf_hash=leaf, chain_hash=previous, recorded_at=recorded_at)
-    await session.execute(_INSERT_ENTRIES, list(rows))
-    return [LedgerEntry(**row) for row in rows]
+    outcomes: list[list[LedgerEntry] | DomainError] = []
+    inserted: list[dict[str, Any]] = []
+    for rows in units:
+        duplicate = next((taken[row["digest"]] for row in rows if row["digest"] in taken), None)
+        if duplicate is not None:
+            outcomes.append(
+                ValidationFailed(f"this signed entry is already on the ledger as entry {duplicate}", field="signature")
+            )
+            continue
+        for row in rows:
+            seq += 1
+            leaf = HASHER.leaf(leaf_data(row["digest"], row["signature"]))
+            previous = chain_hash(previous, leaf)
+            row.update(seq=seq, leaf_hash=leaf, chain_hash=previous, recorded_at=recorded_at)
+            taken[row["digest"]] = seq
+        inserted += rows
+        outcomes.append([LedgerEntry(**row) for row in rows])
+    if inserted:
+        await session.execute(_INSERT_ENTRIES, inserted)
+    return outcomes
 
 
 # --- the tree and checkpoints ---------------------------------------------------------------------------------

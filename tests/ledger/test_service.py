@@ -1,6 +1,7 @@
-"""Recording entries: signatures, validation, the append-only log, and checkpoints with their proofs."""
+"""Recording entries: signatures, validation, the append-only log, group commit, and checkpoints with their proofs."""
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account import Account
@@ -10,10 +11,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import clock
+from cellorg.core.db import create_engine, create_session_factory
 from cellorg.core.errors import ValidationFailed
+from cellorg.core.runtime import Runtime
 from cellorg.core.settings import Settings
 from cellorg.ledger import merkle
 from cellorg.ledger import service as ledger
+from cellorg.ledger.appender import LedgerAppender
 from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.models import LedgerEntry
 from cellorg.ledger.signatures import SECP256K1_N, recover_signer, sign_digest
@@ -331,3 +335,124 @@ def test_signing_gives_the_signature_eth_account_gives() -> None:
         signature = sign_digest(account, entry_digest)
         assert signature == expected.r.to_bytes(32) + expected.s.to_bytes(32) + bytes([expected.v])
         assert recover_signer(entry_digest, signature) == account.address
+
+
+# --- group commit: concurrent appends in one transaction -------------------------------------------------------
+
+
+@pytest.fixture
+def appender(runtime: Runtime) -> LedgerAppender:
+    return LedgerAppender(runtime.session_factory, KEYS)
+
+
+def one(squad: Squad, person: Person, at: datetime, **overrides: object) -> list[ledger.NewEntry]:
+    return [ledger.NewEntry("Contribution", contribution(squad, person, at, **overrides))]
+
+
+def inserts(statements: StatementCounter) -> int:
+    return sum(statement.startswith("INSERT INTO ledger_entries") for statement in statements.statements)
+
+
+async def test_concurrent_appends_share_one_insert_and_each_caller_gets_its_own_entry(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    appender: LedgerAppender,
+    statements: StatementCounter,
+) -> None:
+    person, _account = member
+    titles = [f"Deliverable {index}" for index in range(20)]
+    statements.reset()
+    appended = await asyncio.gather(*(appender.append(one(squad, person, frozen_now, title=t)) for t in titles))
+    assert [(entry.seq, ledger.decode_payload(entry)["title"]) for [entry] in appended] == list(
+        enumerate(titles, start=1)
+    )
+    assert inserts(statements) == 1
+    assert await entry_count(session) == 20
+
+
+async def test_a_unit_that_breaks_a_rule_gets_its_error_and_the_rest_of_its_group_is_written(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    appender: LedgerAppender,
+) -> None:
+    person, _account = member
+    import_with_a_bad_entry = [*one(squad, person, frozen_now), *one(squad, person, frozen_now, points=0)]
+    first, refused, last = await asyncio.gather(
+        appender.append(one(squad, person, frozen_now, title="First")),
+        appender.append(import_with_a_bad_entry),
+        appender.append(one(squad, person, frozen_now, title="Last")),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, ValidationFailed)
+    assert refused.message == f"entry 2 of 2: points must be between 1 and {ledger.MAX_POINTS}"
+    assert isinstance(first, list) and isinstance(last, list)
+    assert [(entry.seq, ledger.decode_payload(entry)["title"]) for entry in (*first, *last)] == [
+        (1, "First"),
+        (2, "Last"),
+    ]
+    assert await entry_count(session) == 2
+
+
+async def test_the_same_signed_entry_sent_twice_at_once_is_appended_once(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    appender: LedgerAppender,
+) -> None:
+    person, account = member
+    message = contribution(squad, person, frozen_now)
+    signed = [ledger.NewEntry("Contribution", message, _sign(account, message))]
+    written, replayed = await asyncio.gather(appender.append(signed), appender.append(signed), return_exceptions=True)
+    assert isinstance(written, list) and [entry.seq for entry in written] == [1]
+    assert isinstance(replayed, ValidationFailed)
+    assert replayed.message == "this signed entry is already on the ledger as entry 1"
+    with pytest.raises(ValidationFailed, match="already on the ledger as entry 1"):
+        await appender.append(signed)  # alone, found by the head read
+    assert await entry_count(session) == 1
+
+
+async def test_a_group_takes_whole_units_up_to_its_size_and_a_larger_unit_alone(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    runtime: Runtime,
+    statements: StatementCounter,
+) -> None:
+    person, _account = member
+    appender = LedgerAppender(runtime.session_factory, KEYS, max_group=3)
+    sizes = [1, 1, 1, 1, 5, 1]  # groups: 1 + 1 + 1, then 1, then the 5 alone, then 1
+    statements.reset()
+    appended = await asyncio.gather(
+        *(appender.append([new for _ in range(size) for new in one(squad, person, frozen_now)]) for size in sizes)
+    )
+    assert [len(entries) for entries in appended] == sizes
+    assert [entry.seq for entries in appended for entry in entries] == list(range(1, 11))
+    assert inserts(statements) == 4
+
+
+async def test_when_the_group_cannot_be_written_every_caller_gets_the_error() -> None:
+    unreachable = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/cellorg")
+    appender = LedgerAppender(create_session_factory(unreachable), KEYS)
+    message = ledger.contribution_message(
+        project_id=1,
+        contributor_id=1,
+        kind="design",
+        title="Never written",
+        points=1,
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        evidence=[],
+    )
+    try:
+        results = await asyncio.gather(
+            *(appender.append([ledger.NewEntry("Contribution", message)]) for _ in range(3)), return_exceptions=True
+        )
+    finally:
+        await unreachable.dispose()
+    assert all(isinstance(result, OSError) for result in results), results
+    assert results[0] is results[1] is results[2]  # one failed transaction, the same error for each

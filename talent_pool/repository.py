@@ -66,7 +66,7 @@ async def candidate_claims(
     SQL fetches each requirement's current claims at or above its minimum level, in as few columns as it can
     (packing each costs PostgreSQL more than reading the claim); numpy keeps the pairs that meet every
     requirement, which costs less than grouping in PostgreSQL. A person with two current claims on one skill
-    (the service never makes them) counts once, with the newer claim.
+    (the service never makes them) counts once, with the newest of them that meets the minimum level.
     """
     connection = await session.connection()
     requirement_ids, requirement_slots, min_levels, weights = await _columns(
@@ -86,7 +86,8 @@ async def candidate_claims(
                 SkillClaim.level >= SlotRequirement.min_level,
             ),
         )
-        .where(SlotRequirement.slot_id.in_(slot_ids)),
+        # the requirements read above: one added since (another snapshot) waits for the next proposal
+        .where(_among(connection, SlotRequirement.id, requirement_ids)),
     )
     need = np.searchsorted(requirement_ids, met_requirement)  # the row's requirement, in requirement order
     slot = requirement_slots[need]
@@ -183,7 +184,7 @@ async def capacities(session: AsyncSession, starts: date, ends: date) -> dict[in
 async def units_by_dimension(
     session: AsyncSession, person_ids: NDArray[np.int64], dimension_keys: Sequence[str], at: datetime
 ) -> dict[int, dict[str, int]]:
-    """The current unit per dimension of these people: the home membership's, else the oldest membership's."""
+    """The current unit per dimension of these people: the home membership's, else the first recorded one's."""
     if not dimension_keys or not len(person_ids):
         return {}
     connection = await session.connection()
@@ -200,7 +201,9 @@ async def units_by_dimension(
         )
         .join(Unit, Unit.id == Membership.unit_id)
         .where(
-            _among(connection, Membership.person_id, person_ids), Unit.dimension_id.in_(keys), current(Membership, at)
+            _among(connection, Membership.person_id, person_ids),
+            Unit.dimension_id.in_(list(keys)),
+            current(Membership, at),
         ),
     )
     order = np.lexsort((membership, away, dimension, person))
@@ -248,8 +251,9 @@ async def _columns(connection: AsyncConnection, query: Select[*tuple[Any, ...]])
 
     PostgreSQL sends each column as one bytea of its values' binary form (``string_agg`` over the type's send
     function), which numpy reads without a Python object per value: 70,000 rows arrive in milliseconds, not in
-    a hundred. The aggregates of one query take the rows in the same order, so the columns stay aligned.
-    Other databases return ordinary rows.
+    a hundred. PostgreSQL's executor hands each input row to every aggregate of the query in turn, so the columns
+    stay aligned; a row count checks that no column lost a NULL (``string_agg`` skips them). Other databases
+    return ordinary rows.
     """
     wires = [_wire(column.type) for column in query.selected_columns]
     read = _packed_columns if connection.dialect.name == "postgresql" else _row_columns
@@ -264,9 +268,10 @@ async def _packed_columns(
 ) -> list[NDArray[Any]]:
     rows = query.subquery()
     sends = (getattr(func, wire.send)(column) for column, wire in zip(rows.c, wires, strict=True))
-    values = (await connection.execute(select(*(func.string_agg(send, literal(b"")) for send in sends)))).one()
+    packed = select(func.count(), *(func.string_agg(send, literal(b"")) for send in sends))
+    count, *values = (await connection.execute(packed)).one()
     columns = [np.frombuffer(value or b"", dtype=wire.dtype) for value, wire in zip(values, wires, strict=True)]
-    if len({len(column) for column in columns}) > 1:
+    if any(len(column) != count for column in columns):  # string_agg skips NULLs
         raise ValueError("a column read as an array holds NULL")
     return [
         column + _POSTGRES_EPOCH_MICROSECONDS if wire is _TIMESTAMP else column
@@ -279,6 +284,8 @@ async def _row_columns(
 ) -> list[NDArray[Any]]:
     rows = (await connection.execute(query)).all()
     by_column: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(wires)
+    if any(None in column for column in by_column):
+        raise ValueError("a column read as an array holds NULL")
     return [
         np.array([_microseconds(value) for value in column] if wire is _TIMESTAMP else column)
         for column, wire in zip(by_column, wires, strict=True)

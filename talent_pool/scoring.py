@@ -61,7 +61,8 @@ def fits(
     allocation_pct: NDArray[np.int64],
     rules: ScoringRules = ScoringRules(),
 ) -> Fits:
-    """Each pair's fit, given per pair the percentage its person has free (above 0) and its slot's allocation.
+    """Each pair's fit, given per pair the percentage its person has free and its slot's allocation (a pair with
+    nothing free gets a fit too: the caller leaves it out).
 
     The caller makes sure each pair's person holds every required skill of the slot at its minimum level.
     """

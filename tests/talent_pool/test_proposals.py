@@ -15,6 +15,7 @@ from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Un
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects import service as projects
 from cellorg.projects.models import Project, ProjectStatus, SquadMember, SquadSlot
+from cellorg.talent_pool import repository
 from cellorg.talent_pool import service as talent
 from cellorg.talent_pool.matcher import (
     Candidate,
@@ -28,7 +29,7 @@ from cellorg.talent_pool.matcher import (
     match,
 )
 from cellorg.talent_pool.models import Availability, Endorsement, Skill, SkillClaim, SlotRequirement
-from cellorg.talent_pool.proposals import propose_squad
+from cellorg.talent_pool.proposals import ProposalSettings, propose_squad
 from cellorg.talent_pool.scoring import ScoringRules
 from tests.conftest import Api, OrgBuilder
 from tests.talent_pool.test_scoring import Claim, Need, Pair, reference
@@ -251,7 +252,7 @@ async def random_pool(
 
 
 async def proposal_in_plain_python(
-    session: AsyncSession, project: Project, constraints: SquadConstraints, now: datetime
+    session: AsyncSession, project: Project, constraints: SquadConstraints, now: datetime, alternatives: int
 ) -> Proposal | Infeasible:
     """Every rule of a proposal, one person and one claim at a time, from ORM objects."""
     members = list(await session.scalars(select(SquadMember).where(SquadMember.left_at.is_(None))))
@@ -316,7 +317,7 @@ async def proposal_in_plain_python(
     eligible = sorted({person_id for _, person_id in scores})
     candidates = [Candidate(person_id, units.get(person_id, {})) for person_id in eligible]
     seats = [Slot(slot.id, slot.headcount - taken[slot.id]) for slot in slots if slot.headcount > taken[slot.id]]
-    return match(seats, candidates, scores, constraints)
+    return match(seats, candidates, scores, constraints, alternatives)
 
 
 RANDOM_CONSTRAINTS = [
@@ -334,7 +335,26 @@ async def test_the_proposal_equals_the_one_computed_one_person_at_a_time(
     project = await random_pool(build, session, policy, frozen_now, rng)
     slots = await session.scalars(select(SquadSlot).where(SquadSlot.project_id == project.id))
     open_seats = sum(slot.headcount for slot in slots) - 1  # one person is seated already
+    everyone = 10_000  # as alternatives: every eligible pair outside the squad, with its score, is compared
     for constraints in RANDOM_CONSTRAINTS:
-        proposed = await propose_squad(session, project.id, constraints)
-        assert proposed == await proposal_in_plain_python(session, project, constraints, frozen_now)
+        proposed = await propose_squad(session, project.id, constraints, ProposalSettings(alternatives=everyone))
+        assert proposed == await proposal_in_plain_python(session, project, constraints, frozen_now, everyone)
         assert isinstance(proposed, Proposal) and len(proposed.assignments) == open_seats
+        assert sum(len(seat.alternatives) for seat in proposed.assignments) >= 30  # dozens of scores compared
+
+
+async def test_a_column_read_whole_refuses_nulls_even_when_every_column_lost_as_many(
+    session: AsyncSession, frozen_now: datetime
+) -> None:
+    """Two of three parent ids are NULL: both copies of the column come back one value long, the same length."""
+    skills = [
+        Skill(name=name, normalized_name=name, category="Area", aliases=[], status="approved", created_at=frozen_now)
+        for name in ("a", "b", "c")
+    ]
+    session.add_all(skills)
+    await session.flush()
+    skills[2].parent_id = skills[0].id
+    await session.flush()
+    query = select(Skill.parent_id, Skill.parent_id).where(Skill.id.in_([skill.id for skill in skills]))
+    with pytest.raises(ValueError, match="holds NULL"):
+        await repository._columns(await session.connection(), query)

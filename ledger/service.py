@@ -328,6 +328,10 @@ _REFRESH_CLAIMS = (
 )
 
 
+_MAX_ID = 2**31 - 1  # people and projects have integer keys
+_MAX_SEQ = 2**63 - 1  # entries a bigint one
+
+
 @dataclass
 class _Lookups:
     """What validating a batch needs from the database: its projects with their authors in one read, then the
@@ -342,10 +346,10 @@ class _Lookups:
     @classmethod
     async def load(cls, session: AsyncSession, entries: Sequence[NewEntry]) -> "_Lookups":
         messages = [(new.primary_type, new.message) for new in entries]
-        project_ids = {_int_field(m, "projectId") for _t, m in messages} - {None}
-        author_ids = {_int_field(m, AUTHOR_FIELD.get(t, "")) for t, m in messages} - {None}
+        project_ids = {_int_field(m, "projectId", _MAX_ID) for _t, m in messages} - {None}
+        author_ids = {_int_field(m, AUTHOR_FIELD.get(t, ""), _MAX_ID) for t, m in messages} - {None}
         skills = {s for _t, m in messages for s in _list_field(m, "skills") if isinstance(s, str)}
-        amended = {_int_field(m, "amends") for _t, m in messages} - {None, 0}
+        amended = {_int_field(m, "amends", _MAX_SEQ) for _t, m in messages} - {None, 0}
         projects, authors = await _projects_and_authors(session, project_ids, author_ids)
         return cls(
             projects={project.id: project for project in projects},
@@ -425,9 +429,10 @@ async def _read(session: AsyncSession, statement: Executable, **in_lists: set[An
     return (await session.execute(statement, {name: list(values) for name, values in in_lists.items()})).all()
 
 
-def _int_field(message: Any, name: str) -> int | None:
+def _int_field(message: Any, name: str, largest: int) -> int | None:
+    """The field's integer if a row could hold it: a larger one (uint256 allows it) names nothing stored."""
     value = message.get(name) if isinstance(message, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= largest else None
 
 
 def _list_field(message: Any, name: str) -> list[Any]:

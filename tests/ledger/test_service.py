@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellorg.core.clock import clock
 from cellorg.core.db import create_engine, create_session_factory
-from cellorg.core.errors import ValidationFailed
+from cellorg.core.errors import DomainError, ValidationFailed
 from cellorg.core.runtime import Runtime
 from cellorg.core.settings import Settings
 from cellorg.ledger import merkle
@@ -255,6 +255,11 @@ def test_typed_data_from_another_domain_is_refused(field: str, value: object, er
         ({"skills": ["Astrology"]}, "not approved skills: Astrology"),
         ({"amends": 7}, "entry 7 is not a contribution of this project"),
         ({"points": "40"}, "must be an integer"),
+        ({"projectId": 999_999}, "Project 999999 does not exist"),
+        ({"projectId": 2**40}, f"Project {2**40} does not exist"),  # beyond an integer key: not sent to the database
+        ({"contributorId": 999_999}, "the author is not an active person"),
+        ({"contributorId": 2**40}, "the author is not an active person"),
+        ({"amends": 2**63}, f"entry {2**63} is not a contribution of this project"),  # uint64, beyond a bigint
     ],
 )
 async def test_bad_contributions_are_refused_and_nothing_is_written(
@@ -266,7 +271,7 @@ async def test_bad_contributions_are_refused_and_nothing_is_written(
     error: str,
 ) -> None:
     person, _account = member
-    with pytest.raises(ValidationFailed, match=error):
+    with pytest.raises(DomainError, match=error):
         await ledger.record_entry(session, KEYS, "Contribution", contribution(squad, person, frozen_now, **overrides))
     assert await entry_count(session) == 0
 

@@ -1,5 +1,6 @@
 """Full verification of the log: every entry's digest, leaf, chain link (and signature), the stored tree,
-and every checkpoint, replayed from the first entry. The first thing that does not match is named.
+and every checkpoint with the consistency proof it stores, replayed from the first entry. The first thing that
+does not match is named.
 
 Each check compares something recomputed with what is stored next to it: the digest with the stored digest,
 the leaf with the stored leaf hash, the chain link with the previous entry's stored chain hash, a tree node with
@@ -238,9 +239,10 @@ async def _settle(
             raise Mismatch(first.seq, first.detail)
         state.verified = batch.first_seq + end - 1
         _grow_and_compare(state, leaves[start:end], batch.nodes)
-        for checkpoint in checkpoints:
+        for index, checkpoint in enumerate(checkpoints):
             if checkpoint.tree_size == state.size:
                 _check_checkpoint(keys, checkpoint, state)
+                _check_consistency(checkpoint, checkpoints[index - 1] if index else None)
         start = end
 
 
@@ -345,6 +347,30 @@ def _check_checkpoint(keys: LedgerKeys, checkpoint: Checkpoint, state: _State) -
         raise Mismatch(None, f"checkpoint {checkpoint.tree_size}: {error}") from error
     if signer != keys.service.address:
         raise Mismatch(None, f"checkpoint {checkpoint.tree_size}: signed by {signer}, not by the service key")
+
+
+def _check_consistency(checkpoint: Checkpoint, previous: Checkpoint | None) -> None:
+    """The stored proof that the checkpoint's tree extends the one before it: what auditors are shown."""
+    name = f"checkpoint {checkpoint.tree_size}"
+    expected = previous.tree_size if previous is not None else None
+    if checkpoint.previous_size != expected:
+        raise Mismatch(None, f"{name}: it follows checkpoint {checkpoint.previous_size}, not {expected}")
+    proof = checkpoint.consistency_proof
+    if previous is None:
+        if proof:
+            raise Mismatch(None, f"{name}: the first checkpoint carries a consistency proof")
+        return
+    try:
+        merkle.verify_consistency(
+            HASHER,
+            previous.tree_size,
+            checkpoint.tree_size,
+            previous.root,
+            checkpoint.root,
+            [proof[start : start + 32] for start in range(0, len(proof), 32)],
+        )
+    except merkle.ProofError as error:
+        raise Mismatch(None, f"{name}: its consistency proof from {previous.tree_size} fails: {error}") from error
 
 
 # --- Per entry, in worker processes on a large log: leaves, chain links, payloads, columns, signatures ---------------

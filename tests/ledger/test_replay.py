@@ -171,6 +171,20 @@ async def test_a_checkpoint_with_the_same_size_and_another_root(
     assert await first_mismatch(session, workers) == "checkpoint 6: its root is not the root of the log at that size"
 
 
+async def test_a_checkpoint_whose_consistency_proof_was_replaced(
+    session: AsyncSession, squad: Squad, workers: int
+) -> None:
+    await tamper(
+        session, f"UPDATE ledger_checkpoints SET consistency_proof = {blob(session, '33' * 32)} WHERE tree_size = 10"
+    )
+    assert (await first_mismatch(session, workers)).startswith("checkpoint 10: its consistency proof from 6 fails: ")
+
+
+async def test_a_checkpoint_that_names_another_predecessor(session: AsyncSession, squad: Squad, workers: int) -> None:
+    await tamper(session, "UPDATE ledger_checkpoints SET previous_size = 5 WHERE tree_size = 10")
+    assert await first_mismatch(session, workers) == "checkpoint 10: it follows checkpoint 5, not 6"
+
+
 async def test_a_stored_tree_node_changed(session: AsyncSession, squad: Squad, workers: int) -> None:
     await tamper(session, f"UPDATE ledger_nodes SET hash = {blob(session, '22' * 32)} WHERE level = 1 AND position = 1")
     assert await first_mismatch(session, workers) == (

@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellorg.core.settings import Settings
 from cellorg.ledger import replay as replay_module
 from cellorg.ledger import service as ledger
-from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.replay import replay
-from cellorg.ledger.signatures import SECP256K1_N, SignatureError, recover_signer, sign_digest
 from cellorg.ledger.typed_data import ENTRY_TYPES, TYPES, TypedDataError, digest, full_typed_data
 from tests.projects.conftest import Squad, SquadBuilder
 
@@ -368,38 +366,3 @@ def test_the_replay_leaves_and_links_are_the_service_hashes() -> None:
     previous = [os.urandom(32) for _ in range(20)]
     links = [ledger.chain_hash(p, leaf) for p, leaf in zip(previous, leaves, strict=True)]
     assert replay_module._links(previous, leaves) == links
-
-
-def test_the_replay_recovers_the_signer_recover_signer_does() -> None:
-    for index in range(10):
-        account = Account.create()
-        entry_digest = keccak256(f"entry {index}".encode())
-        signature = sign_digest(account, entry_digest)
-        assert replay_module._signer(entry_digest, signature) == recover_signer(entry_digest, signature)
-        assert replay_module._signer(entry_digest, signature) == account.address
-
-
-@pytest.mark.parametrize(
-    "signature",
-    [
-        bytes(64) + b"\x1b",
-        b"\x01" * 64,
-        b"\x01" * 32 + (SECP256K1_N - 1).to_bytes(32) + b"\x1b",
-        SECP256K1_N.to_bytes(32) + b"\x01" * 32 + b"\x1c",
-        b"\x01" * 64 + b"\x1d",
-        b"\xff" * 32 + b"\x01" * 32 + b"\x1b",
-        b"\x01" * 64 + b"\x00",
-    ],
-)
-def test_the_replay_refuses_the_signatures_recover_signer_refuses(signature: bytes) -> None:
-    entry_digest = keccak256(b"an entry")
-    assert _signer_outcome(replay_module._signer, entry_digest, signature) == _signer_outcome(
-        recover_signer, entry_digest, signature
-    )
-
-
-def _signer_outcome(recover: Any, entry_digest: bytes, signature: bytes) -> str:
-    try:
-        return str(recover(entry_digest, signature))
-    except SignatureError as error:
-        return f"refused: {error}"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_keys import keys
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from cellorg.ledger import service as ledger
 from cellorg.ledger.appender import LedgerAppender
 from cellorg.ledger.hashing import keccak256
 from cellorg.ledger.models import LedgerEntry
-from cellorg.ledger.signatures import SECP256K1_N, recover_signer, sign_digest
+from cellorg.ledger.signatures import SECP256K1_N, SignatureError, recover_signer, sign_digest
 from cellorg.ledger.typed_data import digest, full_typed_data
 from cellorg.org.models import Person
 from cellorg.talent_pool import service as talent
@@ -340,6 +341,45 @@ def test_signing_gives_the_signature_eth_account_gives() -> None:
         signature = sign_digest(account, entry_digest)
         assert signature == expected.r.to_bytes(32) + expected.s.to_bytes(32) + bytes([expected.v])
         assert recover_signer(entry_digest, signature) == account.address
+
+
+def _eth_keys_signer(entry_digest: bytes, signature: bytes) -> str:
+    """The reference: eth-keys, which the ledger recovered with before it called libsecp256k1 itself."""
+    v = signature[64] - 27 if signature[64] >= 27 else signature[64]
+    r, s = int.from_bytes(signature[:32]), int.from_bytes(signature[32:64])
+    return str(keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(entry_digest).to_checksum_address())
+
+
+def test_recovery_finds_the_signer_eth_keys_finds() -> None:
+    for index in range(20):
+        account = Account.create()
+        entry_digest = keccak256(f"entry {index}".encode())
+        signature = sign_digest(account, entry_digest)
+        assert recover_signer(entry_digest, signature) == _eth_keys_signer(entry_digest, signature) == account.address
+        other_digest = keccak256(f"another entry {index}".encode())  # some other key: the same one
+        assert recover_signer(other_digest, signature) == _eth_keys_signer(other_digest, signature) != account.address
+
+
+@pytest.mark.parametrize(
+    ("signature", "error"),
+    [
+        (bytes(64) + b"\x1b", "r and s must be between 1 and the curve order"),
+        (b"\x01" * 64, "a signature is 65 bytes"),
+        (b"\x01" * 32 + (SECP256K1_N - 1).to_bytes(32) + b"\x1b", "malleated"),
+        (SECP256K1_N.to_bytes(32) + b"\x01" * 32 + b"\x1c", "r and s must be between 1 and the curve order"),
+        (b"\x01" * 64 + b"\x1d", "the recovery id v must be 27, 28, 0 or 1; got 29"),
+        (b"\xff" * 32 + b"\x01" * 32 + b"\x1b", "r and s must be between 1 and the curve order"),
+    ],
+)
+def test_recovery_refuses_what_is_not_a_low_s_signature(signature: bytes, error: str) -> None:
+    with pytest.raises(SignatureError, match=error):
+        recover_signer(keccak256(b"an entry"), signature)
+
+
+def test_recovery_refuses_a_digest_that_is_not_32_bytes() -> None:
+    account = Account.create()
+    with pytest.raises(SignatureError, match="a digest is 32 bytes; got 31"):
+        recover_signer(bytes(31), sign_digest(account, bytes(32)))
 
 
 # --- group commit: concurrent appends in one transaction -------------------------------------------------------

@@ -37,6 +37,12 @@ class _Unit:
     )
 
 
+def _unheard(written: "asyncio.Future[list[LedgerEntry]]") -> None:
+    """Retrieve an outcome nobody waits for, so that asyncio does not log its error as lost."""
+    if not written.cancelled():
+        written.exception()
+
+
 class LedgerAppender:
     """One per process: appends each caller's entries, batched with those of concurrent callers."""
 
@@ -55,7 +61,11 @@ class LedgerAppender:
         self._queue.append(unit)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queue())
-        return await asyncio.shield(unit.written)
+        try:
+            return await asyncio.shield(unit.written)
+        except asyncio.CancelledError:  # the unit is written all the same; its outcome now reaches nobody
+            unit.written.add_done_callback(_unheard)
+            raise
 
     async def close(self) -> None:
         """Wait for the units already queued to be written."""

@@ -481,6 +481,23 @@ async def test_a_group_takes_whole_units_up_to_its_size_and_a_larger_unit_alone(
     assert inserts(statements) == 4
 
 
+async def test_a_unit_whose_caller_stops_waiting_is_written_all_the_same(
+    session: AsyncSession,
+    squad: Squad,
+    member: tuple[Person, LocalAccount],
+    frozen_now: datetime,
+    appender: LedgerAppender,
+) -> None:
+    person, _account = member
+    waiting = asyncio.create_task(appender.append(one(squad, person, frozen_now)))
+    await asyncio.sleep(0)  # queued, and the writer started
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await appender.close()
+    assert await entry_count(session) == 1
+
+
 async def test_when_the_group_cannot_be_written_every_caller_gets_the_error() -> None:
     unreachable = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/cellorg")
     appender = LedgerAppender(create_session_factory(unreachable), KEYS)

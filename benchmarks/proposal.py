@@ -121,7 +121,7 @@ async def existing(runtime: Runtime) -> int:
 # --- breakdown ------------------------------------------------------------------------------------------------
 
 PHASES = (
-    (repository, "candidate_claims"),
+    (proposals, "candidate_claims"),
     (proposals, "_scores"),
     (repository, "units_by_dimension"),
     (proposals, "match"),

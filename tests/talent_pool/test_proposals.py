@@ -15,7 +15,6 @@ from cellorg.org.models import Dimension, Membership, MembershipKind, Person, Un
 from cellorg.permissions.enforcer import PolicyEnforcer
 from cellorg.projects import service as projects
 from cellorg.projects.models import Project, ProjectStatus, SquadMember, SquadSlot
-from cellorg.talent_pool import repository
 from cellorg.talent_pool import service as talent
 from cellorg.talent_pool.matcher import (
     Candidate,
@@ -341,20 +340,3 @@ async def test_the_proposal_equals_the_one_computed_one_person_at_a_time(
         assert proposed == await proposal_in_plain_python(session, project, constraints, frozen_now, everyone)
         assert isinstance(proposed, Proposal) and len(proposed.assignments) == open_seats
         assert sum(len(seat.alternatives) for seat in proposed.assignments) >= 30  # dozens of scores compared
-
-
-async def test_a_column_read_whole_refuses_nulls_even_when_every_column_lost_as_many(
-    session: AsyncSession, frozen_now: datetime
-) -> None:
-    """Two of three parent ids are NULL: both copies of the column come back one value long, the same length."""
-    skills = [
-        Skill(name=name, normalized_name=name, category="Area", aliases=[], status="approved", created_at=frozen_now)
-        for name in ("a", "b", "c")
-    ]
-    session.add_all(skills)
-    await session.flush()
-    skills[2].parent_id = skills[0].id
-    await session.flush()
-    query = select(Skill.parent_id, Skill.parent_id).where(Skill.id.in_([skill.id for skill in skills]))
-    with pytest.raises(ValueError, match="holds NULL"):
-        await repository._columns(await session.connection(), query)

@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -11,9 +12,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellorg.core.clock import clock
-from cellorg.core.db import create_engine, create_session_factory
+from cellorg.core.clock import clock, utcnow
+from cellorg.core.db import commit, create_engine, create_session_factory
 from cellorg.core.errors import DomainError, ValidationFailed
+from cellorg.core.migrate import upgrade
 from cellorg.core.runtime import Runtime
 from cellorg.core.settings import Settings
 from cellorg.ledger import merkle
@@ -24,6 +26,8 @@ from cellorg.ledger.models import LedgerEntry
 from cellorg.ledger.signatures import SECP256K1_N, SignatureError, recover_signer, sign_digest
 from cellorg.ledger.typed_data import digest, full_typed_data
 from cellorg.org.models import Person
+from cellorg.permissions.enforcer import PolicyEnforcer
+from cellorg.projects import service as projects
 from cellorg.talent_pool import service as talent
 from cellorg.talent_pool.models import SkillClaim
 from tests.conftest import StatementCounter
@@ -518,3 +522,53 @@ async def test_when_the_group_cannot_be_written_every_caller_gets_the_error() ->
         await unreachable.dispose()
     assert all(isinstance(result, OSError) for result in results), results
     assert results[0] is results[1] is results[2]  # one failed transaction, the same error for each
+
+
+async def test_on_an_sqlite_file_grouped_appends_land_beside_an_open_read(tmp_path: Path) -> None:
+    """The embedded default as it runs: the appender's connection writes while a request's connection reads."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'embedded.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    factory = create_session_factory(engine)
+    try:
+        async with factory() as session:
+            person = Person(name="Chen Jing", email="chen@example.com", active=True, created_at=utcnow())
+            session.add(person)
+            await session.flush()
+            project = await projects.create_project(
+                session,
+                PolicyEnforcer(),
+                name="Embedded",
+                description="",
+                owner_id=person.id,
+                starts_at=utcnow() - timedelta(days=1),
+                ends_at=utcnow() + timedelta(days=30),
+                customer_unit_id=None,
+                product_line_unit_id=None,
+            )
+            await commit(session)
+        appender = LedgerAppender(factory, KEYS)
+        async with factory() as request:
+            assert await entry_count(request) == 0  # a read transaction stays open meanwhile
+            appended = await asyncio.gather(
+                *(
+                    appender.append([ledger.NewEntry("Contribution", message)])
+                    for message in (
+                        ledger.contribution_message(
+                            project_id=project.id,
+                            contributor_id=person.id,
+                            kind="review",
+                            title=f"Review {index}",
+                            points=5,
+                            occurred_at=utcnow() - timedelta(minutes=1),
+                            evidence=[],
+                        )
+                        for index in range(12)
+                    )
+                )
+            )
+        assert [entry.seq for [entry] in appended] == list(range(1, 13))
+        async with factory() as session:
+            assert await entry_count(session) == 12
+    finally:
+        await engine.dispose()

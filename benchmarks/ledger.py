@@ -149,7 +149,7 @@ async def main(entries: int, writers: int, batch: int) -> None:
     try:
         project_id, person_id = await setup(runtime)
         grouped = grouped_writer(LedgerAppender(runtime.session_factory, KEYS))
-        single = min(entries, 5_000)
+        single = min(entries, 20_000)
         await appends(runtime, project_id, person_id, single, writers, 1, "1 per request, group commit", grouped)
         await appends(runtime, project_id, person_id, single, writers, 1, "1 per transaction of its own")
         await appends(runtime, project_id, person_id, entries, writers, batch, f"{batch} per transaction")

@@ -477,12 +477,15 @@ async def _append(
     """Number and chain the units' rows after the head, under the ledger lock, in one bulk insert.
 
     The head is read after the lock is granted (in its own statement: a statement's snapshot predates a lock
-    it waits for). A unit with a signed entry already on the ledger, or earlier in this append, is refused
-    with nothing of it written; that read is shared with the head's. The entries returned are not in the
-    session: nothing may change them (the database would refuse).
+    it waits for). A unit with a wallet-signed entry already on the ledger, or with an entry earlier in this
+    append, is refused with nothing of it written; that read is shared with the head's (the digest's unique
+    index stands behind both). The entries returned are not in the session: nothing may change them (the
+    database would refuse).
     """
     await lock_ledger(session)
-    digests = [row["digest"] for rows in units for row in rows]
+    # Only a wallet's signature can come back as a replay: a service-signed entry has a fresh random nonce. Not
+    # sending the others also keeps the lookup out of plans cached while the table was small (a seq scan each).
+    digests = [row["digest"] for rows in units for row in rows if not row["signed_by_service"]]
     head = (await session.execute(_HEAD_AND_DUPLICATE, {"digests": digests})).first()
     seq, previous = (0, GENESIS_CHAIN_HASH) if head is None else (head.seq, head.chain_hash)
     taken: dict[bytes, int] = {}

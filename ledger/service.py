@@ -165,9 +165,9 @@ async def record_entry(
 async def record_entries(session: AsyncSession, keys: LedgerKeys, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
     """Append several entries in the caller's transaction: all or none, consecutive sequence numbers.
 
-    The batch is validated and signed before the ledger lock is taken, and holds it for one read (the head and
-    any entry already signed the same) and one insert: a writer with many entries (an import, a sync from
-    another tool) pays for the lock once.
+    The batch is validated and signed before the ledger lock is taken, and holds it for the head read (and a
+    lookup of earlier copies of wallet-signed entries) and one insert: a writer with many entries (an import,
+    a sync from another tool) pays for the lock once.
     """
     [outcome] = await record_units(session, keys, [entries])
     if isinstance(outcome, DomainError):
@@ -301,16 +301,7 @@ _APPROVED_SKILLS = select(Skill.name).where(
 _AMENDABLE = select(_ENTRIES.c.seq, _ENTRIES.c.project_id, _ENTRIES.c.entry_type).where(
     _ENTRIES.c.seq.in_(bindparam("seqs", expanding=True))
 )
-_HEAD = select(_ENTRIES.c.seq, _ENTRIES.c.chain_hash).order_by(_ENTRIES.c.seq.desc()).limit(1).subquery("head")
-_HEAD_AND_DUPLICATE = select(
-    _HEAD.c.seq,
-    _HEAD.c.chain_hash,
-    select(_ENTRIES.c.seq)
-    .where(_ENTRIES.c.digest.in_(bindparam("digests", expanding=True)))
-    .limit(1)
-    .scalar_subquery()
-    .label("duplicate"),
-)
+_HEAD = select(_ENTRIES.c.seq, _ENTRIES.c.chain_hash).order_by(_ENTRIES.c.seq.desc()).limit(1)
 _DUPLICATES = select(_ENTRIES.c.digest, _ENTRIES.c.seq).where(
     _ENTRIES.c.digest.in_(bindparam("digests", expanding=True))
 )
@@ -478,19 +469,13 @@ async def _append(
 
     The head is read after the lock is granted (in its own statement: a statement's snapshot predates a lock
     it waits for). A unit with a wallet-signed entry already on the ledger, or with an entry earlier in this
-    append, is refused with nothing of it written; that read is shared with the head's (the digest's unique
-    index stands behind both). The entries returned are not in the session: nothing may change them (the
-    database would refuse).
+    append, is refused with nothing of it written (the digest's unique index stands behind both checks). The
+    entries returned are not in the session: nothing may change them (the database would refuse).
     """
     await lock_ledger(session)
-    # Only a wallet's signature can come back as a replay: a service-signed entry has a fresh random nonce. Not
-    # sending the others also keeps the lookup out of plans cached while the table was small (a seq scan each).
-    digests = [row["digest"] for rows in units for row in rows if not row["signed_by_service"]]
-    head = (await session.execute(_HEAD_AND_DUPLICATE, {"digests": digests})).first()
+    head = (await session.execute(_HEAD)).first()
     seq, previous = (0, GENESIS_CHAIN_HASH) if head is None else (head.seq, head.chain_hash)
-    taken: dict[bytes, int] = {}
-    if head is not None and head.duplicate is not None:  # rare: find every one
-        taken = {row.digest: row.seq for row in (await session.execute(_DUPLICATES, {"digests": digests})).all()}
+    taken = await _wallet_signed_on_ledger(session, units)
     recorded_at = utcnow()
     outcomes: list[list[LedgerEntry] | DomainError] = []
     inserted: list[dict[str, Any]] = []
@@ -512,6 +497,19 @@ async def _append(
     if inserted:
         await session.execute(_INSERT_ENTRIES, inserted)
     return outcomes
+
+
+async def _wallet_signed_on_ledger(session: AsyncSession, units: Sequence[list[dict[str, Any]]]) -> dict[bytes, int]:
+    """digest -> seq of the units' wallet-signed entries already on the ledger.
+
+    Only a wallet's signature can come back as a replay: a service-signed entry has a fresh random nonce. Not
+    looking the others up also keeps most appends clear of a plan cached while the table was small, which
+    scans it whole (PostgreSQL re-plans only after an ANALYZE, and this one runs without autovacuum).
+    """
+    digests = [row["digest"] for rows in units for row in rows if not row["signed_by_service"]]
+    if not digests:
+        return {}
+    return {row.digest: row.seq for row in (await session.execute(_DUPLICATES, {"digests": digests})).all()}
 
 
 # --- the tree and checkpoints ---------------------------------------------------------------------------------

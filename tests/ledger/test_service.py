@@ -1,6 +1,7 @@
 """Recording entries: signatures, validation, the append-only log, group commit, and checkpoints with their proofs."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,7 +106,7 @@ async def test_an_append_reads_its_context_once_and_inserts_once_whatever_the_ba
     statements.reset()
     batch = [ledger.NewEntry("Contribution", contribution(squad, person, frozen_now)) for _ in range(count)]
     entries = await ledger.record_entries(session, KEYS, batch)
-    # the project with its author; the lock (PostgreSQL only); the head with any earlier copy; the insert
+    # the project with its author; the lock (PostgreSQL only); the head; the insert
     expected = 4 if session.get_bind().dialect.name == "postgresql" else 3
     assert statements.count == expected, statements.statements
     assert [entry.seq for entry in entries] == list(range(2, count + 2))
@@ -394,8 +395,13 @@ def appender(runtime: Runtime) -> LedgerAppender:
     return LedgerAppender(runtime.session_factory, KEYS)
 
 
-def one(squad: Squad, person: Person, at: datetime, **overrides: object) -> list[ledger.NewEntry]:
-    return [ledger.NewEntry("Contribution", contribution(squad, person, at, **overrides))]
+@pytest.fixture
+def one(
+    squad: Squad, member: tuple[Person, LocalAccount], frozen_now: datetime
+) -> Callable[..., list[ledger.NewEntry]]:
+    """A unit of one service-signed contribution by the member, with these fields changed."""
+    person, _account = member
+    return lambda **overrides: [ledger.NewEntry("Contribution", contribution(squad, person, frozen_now, **overrides))]
 
 
 def inserts(statements: StatementCounter) -> int:
@@ -404,16 +410,13 @@ def inserts(statements: StatementCounter) -> int:
 
 async def test_concurrent_appends_share_one_insert_and_each_caller_gets_its_own_entry(
     session: AsyncSession,
-    squad: Squad,
-    member: tuple[Person, LocalAccount],
-    frozen_now: datetime,
+    one: Callable[..., list[ledger.NewEntry]],
     appender: LedgerAppender,
     statements: StatementCounter,
 ) -> None:
-    person, _account = member
     titles = [f"Deliverable {index}" for index in range(20)]
     statements.reset()
-    appended = await asyncio.gather(*(appender.append(one(squad, person, frozen_now, title=t)) for t in titles))
+    appended = await asyncio.gather(*(appender.append(one(title=t)) for t in titles))
     assert [(entry.seq, ledger.decode_payload(entry)["title"]) for [entry] in appended] == list(
         enumerate(titles, start=1)
     )
@@ -423,17 +426,14 @@ async def test_concurrent_appends_share_one_insert_and_each_caller_gets_its_own_
 
 async def test_a_unit_that_breaks_a_rule_gets_its_error_and_the_rest_of_its_group_is_written(
     session: AsyncSession,
-    squad: Squad,
-    member: tuple[Person, LocalAccount],
-    frozen_now: datetime,
+    one: Callable[..., list[ledger.NewEntry]],
     appender: LedgerAppender,
 ) -> None:
-    person, _account = member
-    import_with_a_bad_entry = [*one(squad, person, frozen_now), *one(squad, person, frozen_now, points=0)]
+    import_with_a_bad_entry = [*one(), *one(points=0)]
     first, refused, last = await asyncio.gather(
-        appender.append(one(squad, person, frozen_now, title="First")),
+        appender.append(one(title="First")),
         appender.append(import_with_a_bad_entry),
-        appender.append(one(squad, person, frozen_now, title="Last")),
+        appender.append(one(title="Last")),
         return_exceptions=True,
     )
     assert isinstance(refused, ValidationFailed)
@@ -461,25 +461,20 @@ async def test_the_same_signed_entry_sent_twice_at_once_is_appended_once(
     assert isinstance(replayed, ValidationFailed)
     assert replayed.message == "this signed entry is already on the ledger as entry 1"
     with pytest.raises(ValidationFailed, match="already on the ledger as entry 1"):
-        await appender.append(signed)  # alone, found by the head read
+        await appender.append(signed)  # alone: found on the ledger
     assert await entry_count(session) == 1
 
 
 async def test_a_group_takes_whole_units_up_to_its_size_and_a_larger_unit_alone(
     session: AsyncSession,
-    squad: Squad,
-    member: tuple[Person, LocalAccount],
-    frozen_now: datetime,
+    one: Callable[..., list[ledger.NewEntry]],
     runtime: Runtime,
     statements: StatementCounter,
 ) -> None:
-    person, _account = member
     appender = LedgerAppender(runtime.session_factory, KEYS, max_group=3)
     sizes = [1, 1, 1, 1, 5, 1]  # groups: 1 + 1 + 1, then 1, then the 5 alone, then 1
     statements.reset()
-    appended = await asyncio.gather(
-        *(appender.append([new for _ in range(size) for new in one(squad, person, frozen_now)]) for size in sizes)
-    )
+    appended = await asyncio.gather(*(appender.append([new for _ in range(size) for new in one()]) for size in sizes))
     assert [len(entries) for entries in appended] == sizes
     assert [entry.seq for entries in appended for entry in entries] == list(range(1, 11))
     assert inserts(statements) == 4
@@ -487,13 +482,10 @@ async def test_a_group_takes_whole_units_up_to_its_size_and_a_larger_unit_alone(
 
 async def test_a_unit_whose_caller_stops_waiting_is_written_all_the_same(
     session: AsyncSession,
-    squad: Squad,
-    member: tuple[Person, LocalAccount],
-    frozen_now: datetime,
+    one: Callable[..., list[ledger.NewEntry]],
     appender: LedgerAppender,
 ) -> None:
-    person, _account = member
-    waiting = asyncio.create_task(appender.append(one(squad, person, frozen_now)))
+    waiting = asyncio.create_task(appender.append(one()))
     await asyncio.sleep(0)  # queued, and the writer started
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -1,10 +1,15 @@
 """Helpers the benchmark scripts share: a fresh PostgreSQL database and a lean HTTP load generator."""
 
 import asyncio
+import functools
+import inspect
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,3 +110,41 @@ async def _client(port: int, request: bytes, deadline: float) -> int:
     finally:
         writer.close()
     return done
+
+
+@contextmanager
+def clocked_functions(targets: Sequence[tuple[ModuleType, str]], spent: dict[str, float]) -> Iterator[None]:
+    """Seconds spent in each named module-level function (by its name), while inside; the originals come back
+    after. Callers must reach the functions through the module's globals, as the services do."""
+    originals = [(module, name, getattr(module, name)) for module, name in targets]
+    for module, name, function in originals:
+        setattr(module, name, _timed(function, name, spent))
+    try:
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
+def _timed(function: Callable[..., Any], name: str, spent: dict[str, float]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return timed_async
+
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - started
+
+    return timed

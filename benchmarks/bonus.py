@@ -16,16 +16,14 @@ and the SQL clocked separately. The database is ``cellorg_bench_bonus`` next to 
 
 import argparse
 import asyncio
-import functools
 import gc
-import inspect
 import os
 import random
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,7 +51,7 @@ from cellorg.projects import service as projects
 from cellorg.projects.models import Outcome, Project, SquadMember
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import BENCH_POSTGRES_URL, LEDGER_COLUMNS, fresh_postgres, raw_connection
+from _common import BENCH_POSTGRES_URL, LEDGER_COLUMNS, clocked_functions, fresh_postgres, raw_connection
 
 BONUS_URL = BENCH_POSTGRES_URL.rsplit("/", 1)[0] + "/cellorg_bench_bonus"
 PROJECT_NAME = "Bonus benchmark"
@@ -376,43 +374,6 @@ CLOCKED = (
 )
 
 
-def _timed(name: str, function: Callable[..., Any], seconds: dict[str, float]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def timed_async(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                seconds[name] += time.perf_counter() - started
-
-        return timed_async
-
-    @functools.wraps(function)
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            seconds[name] += time.perf_counter() - started
-
-    return timed
-
-
-@contextmanager
-def clocked_service(seconds: dict[str, float]) -> Iterator[None]:
-    """Wraps the functions compute_statement calls through the service module's globals; restores them after."""
-    originals = {name: getattr(bonus, name) for name in CLOCKED}
-    for name, function in originals.items():
-        setattr(bonus, name, _timed(name, function, seconds))
-    try:
-        yield
-    finally:
-        for name, function in originals.items():
-            setattr(bonus, name, function)
-
-
 @contextmanager
 def clocked_sql(engine: Engine, seconds: dict[str, float], last: dict[str, tuple[str, Any]]) -> Iterator[None]:
     """Time in the driver per kind of statement (for a SELECT: PostgreSQL, the transfer and asyncpg's decoding)."""
@@ -454,7 +415,10 @@ async def breakdown(runtime: Runtime, bench: Bench) -> None:
     seen: dict[str, tuple[str, Any]] = {}
     assert runtime.engine is not None
     async with runtime.session_factory() as session:
-        with clocked_service(spent), clocked_sql(runtime.engine.sync_engine, sql, seen):
+        with (
+            clocked_functions([(bonus, name) for name in CLOCKED], spent),
+            clocked_sql(runtime.engine.sync_engine, sql, seen),
+        ):
             started = time.perf_counter()
             await bonus.compute_statement(session, round_id, bench.tree_size, bench.finance_id)
             computed = time.perf_counter()

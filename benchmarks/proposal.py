@@ -7,15 +7,13 @@ over as many runs, and the part of it spent in SQL statements.
 
 import argparse
 import asyncio
-import functools
 import gc
-import inspect
 import random
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +38,7 @@ from cellorg.talent_pool.models import SkillClaim
 from cellorg.talent_pool.proposals import propose_squad
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import BENCH_POSTGRES_URL, describe, fresh_postgres, timed_runs
+from _common import BENCH_POSTGRES_URL, clocked_functions, describe, fresh_postgres, timed_runs
 
 SKILLS = 200
 SLOTS = 20
@@ -128,36 +126,9 @@ PHASES = (
 )
 
 
-def _timed(function: Callable[..., Any], name: str, spent: dict[str, float]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def timed_async(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-
-        return timed_async
-
-    @functools.wraps(function)
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[name] += time.perf_counter() - started
-
-    return timed
-
-
 @contextmanager
 def clocked(engine: Engine, spent: dict[str, float]) -> Iterator[None]:
     """Time in each phase, and in SQL statements (sent to rows fetched, whatever the phase)."""
-    originals = [(module, name, getattr(module, name)) for module, name in PHASES]
-    for module, name, function in originals:
-        setattr(module, name, _timed(function, name, spent))
 
     def sent(connection: Any, *_: Any) -> None:
         connection.info["sent"] = time.perf_counter()
@@ -168,12 +139,11 @@ def clocked(engine: Engine, spent: dict[str, float]) -> Iterator[None]:
     event.listen(engine, "before_cursor_execute", sent)
     event.listen(engine, "after_cursor_execute", answered)
     try:
-        yield
+        with clocked_functions(PHASES, spent):
+            yield
     finally:
         event.remove(engine, "before_cursor_execute", sent)
         event.remove(engine, "after_cursor_execute", answered)
-        for module, name, function in originals:
-            setattr(module, name, function)
 
 
 async def breakdown(runtime: Runtime, project_id: int, runs: int) -> None:

@@ -178,6 +178,13 @@ async def test_a_checkpoint_whose_consistency_proof_was_replaced(
     assert (await first_mismatch(session, workers)).startswith("checkpoint 10: its consistency proof from 6 fails: ")
 
 
+async def test_a_first_checkpoint_given_a_consistency_proof(session: AsyncSession, squad: Squad, workers: int) -> None:
+    await tamper(
+        session, f"UPDATE ledger_checkpoints SET consistency_proof = {blob(session, '33' * 32)} WHERE tree_size = 6"
+    )
+    assert await first_mismatch(session, workers) == "checkpoint 6: the first checkpoint carries a consistency proof"
+
+
 async def test_a_checkpoint_that_names_another_predecessor(session: AsyncSession, squad: Squad, workers: int) -> None:
     await tamper(session, "UPDATE ledger_checkpoints SET previous_size = 5 WHERE tree_size = 10")
     assert await first_mismatch(session, workers) == "checkpoint 10: it follows checkpoint 5, not 6"
